@@ -1,0 +1,1 @@
+//! Anthropic request, response and stream parsing.

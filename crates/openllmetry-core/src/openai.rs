@@ -1,0 +1,1 @@
+//! OpenAI (and OpenAI-compatible) request, response and stream parsing.
