@@ -1,0 +1,1 @@
+//! Attribute macros for openllmetry entity spans; use them through the `openllmetry` crate.

@@ -1,0 +1,1 @@
+//! Privacy-first telemetry of SDK-internal faults.
