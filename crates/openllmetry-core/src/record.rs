@@ -103,3 +103,13 @@ pub struct ResponseRecord {
     /// Error reported in the body or stream.
     pub error: Option<ProviderError>,
 }
+
+/// Cap on the content bytes (text, reasoning, tool arguments) one stream accumulator keeps:
+/// 1 MiB. Content past the cap is not recorded (the bytes still pass through to the caller)
+/// and a [`crate::FaultKind::StreamContentTruncated`] fault is reported once.
+pub const MAX_STREAM_CONTENT_BYTES: usize = 1024 * 1024;
+
+/// Cap on the choices (OpenAI) or content blocks (Anthropic) and on the tool calls one stream
+/// accumulator tracks: 128 each. Entries past the cap are ignored (and reported as
+/// [`crate::FaultKind::StreamContentTruncated`]).
+pub const MAX_STREAM_ENTRIES: usize = 128;
