@@ -1,0 +1,1 @@
+//! Support for the attribute macros; not a public API.

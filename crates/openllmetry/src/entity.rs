@@ -1,0 +1,1 @@
+//! Entity spans (workflow, task, agent, tool).

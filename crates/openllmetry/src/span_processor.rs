@@ -1,0 +1,1 @@
+//! Span processor that copies scoped context values onto spans.
