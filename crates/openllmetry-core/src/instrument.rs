@@ -1,0 +1,961 @@
+//! The recorder: [`Instrumentation`] turns one observed HTTP exchange into a span, metric
+//! points and (in the events flavour) log events.
+//!
+//! Transport adapters drive it in three steps, all synchronous and non-blocking:
+//!
+//! 1. [`Instrumentation::start`] with the method, URL and request body: detects the provider,
+//!    parses the request, starts the CLIENT span, and hands back an [`LlmCall`] (or `None`
+//!    for anything that is not an instrumented LLM call).
+//! 2. [`LlmCall::propagation_headers`] to add `traceparent` to the outgoing request, then
+//!    [`LlmCall::on_response`] with the status and headers (or [`LlmCall::on_transport_error`]).
+//! 3. [`ResponseObserver::on_data`] with every body chunk as it passes to the caller,
+//!    then [`ResponseObserver::on_end`] / [`ResponseObserver::on_error`]. Dropping the
+//!    observer early (the caller dropped the stream) ends the span with the partial data.
+//!
+//! The span ends exactly once. Nothing here can fail the caller's request: every problem is
+//! a [`Fault`] sent to the fault hook.
+
+use std::fmt;
+use std::io::Write as _;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Instant, SystemTime};
+
+use flate2::write::{GzDecoder, ZlibDecoder};
+use openllmetry_semconv::{attr, metric, value};
+use opentelemetry::global::{self, BoxedSpan, BoxedTracer, ObjectSafeTracerProvider};
+use opentelemetry::logs::{LogRecord as _, Logger, LoggerProvider, Severity};
+use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
+use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _};
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
+
+use crate::detect::{ApiFormat, Operation, Target, detect};
+use crate::fault::{Fault, FaultKind};
+use crate::provider::{self, StreamAccumulator};
+use crate::record::{RequestRecord, ResponseRecord};
+use crate::render::{self, Content, Flavour, LogEvent};
+use crate::sse::SseParser;
+
+/// Default cap on the (decoded) bytes of a non-streamed response body kept for parsing:
+/// 16 MiB. A larger body passes through untouched and unparsed
+/// ([`FaultKind::BodyTooLarge`]).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Instrumentation scope name of every span and metric the core emits.
+pub const SCOPE_NAME: &str = "openllmetry";
+
+/// Receives every instrumentation [`Fault`].
+pub type FaultHook = Arc<dyn Fn(&Fault) + Send + Sync>;
+
+/// Sees (and may change) the structured content of a call before it is rendered. It runs
+/// only when content capture is on, independently of the sampling decision.
+pub type RedactHook = Arc<dyn Fn(&Target, &mut Content) + Send + Sync>;
+
+/// Supplies the parent context of LLM spans (default: [`Context::current`]). The SDK uses it
+/// to nest LLM spans under the current `tracing` span.
+pub type ParentContextHook = Arc<dyn Fn() -> Context + Send + Sync>;
+
+/// Emits one log event; object-safe wrapper over an `opentelemetry::logs::Logger`.
+trait EventEmitter: Send + Sync {
+    fn emit(&self, event: &LogEvent, provider_name: &'static str, span: &BoxedSpan);
+}
+
+struct LoggerEmitter<L>(L);
+
+impl<L: Logger + Send + Sync> EventEmitter for LoggerEmitter<L> {
+    fn emit(&self, event: &LogEvent, provider_name: &'static str, span: &BoxedSpan) {
+        let mut record = self.0.create_log_record();
+        record.set_event_name(event.name);
+        record.set_severity_number(Severity::Info);
+        record.set_timestamp(SystemTime::now());
+        record.set_body(render::json_to_any_value(&event.body));
+        record.add_attribute(attr::GEN_AI_PROVIDER_NAME, provider_name);
+        let sc = span.span_context();
+        if sc.is_valid() {
+            record.set_trace_context(sc.trace_id(), sc.span_id(), Some(sc.trace_flags()));
+        }
+        self.0.emit(record);
+    }
+}
+
+struct Instruments {
+    token_usage: Histogram<u64>,
+    duration: Histogram<f64>,
+    time_to_first_chunk: Histogram<f64>,
+    time_per_output_chunk: Histogram<f64>,
+    choices: Counter<u64>,
+}
+
+impl Instruments {
+    fn new(meter: &Meter) -> Self {
+        Instruments {
+            token_usage: meter
+                .u64_histogram(metric::GEN_AI_CLIENT_TOKEN_USAGE)
+                .with_unit("{token}")
+                .with_description("Number of input and output tokens used")
+                .with_boundaries(metric::TOKEN_USAGE_BUCKETS.to_vec())
+                .build(),
+            duration: meter
+                .f64_histogram(metric::GEN_AI_CLIENT_OPERATION_DURATION)
+                .with_unit("s")
+                .with_description("GenAI operation duration")
+                .with_boundaries(metric::DURATION_BUCKETS.to_vec())
+                .build(),
+            time_to_first_chunk: meter
+                .f64_histogram(metric::GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK)
+                .with_unit("s")
+                .with_description("Time to receive the first chunk of a streamed response")
+                .with_boundaries(metric::DURATION_BUCKETS.to_vec())
+                .build(),
+            time_per_output_chunk: meter
+                .f64_histogram(metric::GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK)
+                .with_unit("s")
+                .with_description("Time between consecutive chunks of a streamed response")
+                .with_boundaries(metric::DURATION_BUCKETS.to_vec())
+                .build(),
+            choices: meter
+                .u64_counter(metric::GEN_AI_CLIENT_GENERATION_CHOICES)
+                .with_unit("{choice}")
+                .with_description("Number of choices returned")
+                .build(),
+        }
+    }
+}
+
+struct Inner {
+    tracer: BoxedTracer,
+    instruments: Option<Instruments>,
+    events: Option<Box<dyn EventEmitter>>,
+    flavour: Flavour,
+    capture_content: bool,
+    propagate: bool,
+    allow: Option<Vec<ApiFormat>>,
+    block: Vec<ApiFormat>,
+    fault_hook: Option<FaultHook>,
+    redact: Option<RedactHook>,
+    parent_context: Option<ParentContextHook>,
+    max_body_bytes: usize,
+}
+
+/// The recorder. Cheap to clone (an `Arc`). See the [module docs](self).
+#[derive(Clone)]
+pub struct Instrumentation {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Instrumentation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Instrumentation")
+            .field("flavour", &self.inner.flavour)
+            .field("capture_content", &self.inner.capture_content)
+            .field("propagate", &self.inner.propagate)
+            .field("metrics", &self.inner.instruments.is_some())
+            .field("events", &self.inner.events.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+static GLOBAL: OnceLock<RwLock<Option<Instrumentation>>> = OnceLock::new();
+
+impl Instrumentation {
+    /// A builder with the defaults: global tracer and meter providers, current flavour,
+    /// content capture on, trace-context propagation on, every provider instrumented.
+    pub fn builder() -> InstrumentationBuilder {
+        InstrumentationBuilder::default()
+    }
+
+    /// The process-wide instrumentation: the one installed with [`Instrumentation::set_global`]
+    /// (the SDK's `init` does this), else one with default settings on the global providers.
+    pub fn global() -> Instrumentation {
+        let slot = GLOBAL.get_or_init(|| RwLock::new(None));
+        if let Ok(g) = slot.read()
+            && let Some(i) = g.as_ref()
+        {
+            return i.clone();
+        }
+        let default = Instrumentation::builder().build();
+        if let Ok(mut g) = slot.write() {
+            return g.get_or_insert(default).clone();
+        }
+        default
+    }
+
+    /// Installs `instrumentation` as the process-wide one returned by [`Instrumentation::global`].
+    pub fn set_global(instrumentation: Instrumentation) {
+        let slot = GLOBAL.get_or_init(|| RwLock::new(None));
+        if let Ok(mut g) = slot.write() {
+            *g = Some(instrumentation);
+        }
+    }
+
+    /// The output flavour.
+    pub fn flavour(&self) -> Flavour {
+        self.inner.flavour
+    }
+
+    /// Whether content is captured.
+    pub fn captures_content(&self) -> bool {
+        self.inner.capture_content
+    }
+
+    /// Starts observing a request. Returns `None` (and does nothing) when the request is not
+    /// an instrumented LLM call or its provider is switched off.
+    pub fn start(&self, method: &str, url: &str, body: Option<&[u8]>) -> Option<LlmCall> {
+        let target = detect(method, url)?;
+        self.start_target(target, body)
+    }
+
+    /// Like [`Instrumentation::start`] for an already detected target.
+    pub fn start_target(&self, target: Target, body: Option<&[u8]>) -> Option<LlmCall> {
+        let inner = &self.inner;
+        if inner.block.contains(&target.format)
+            || inner
+                .allow
+                .as_ref()
+                .is_some_and(|a| !a.contains(&target.format))
+        {
+            return None;
+        }
+        let mut faults = Vec::new();
+        let request = match body {
+            Some(b) => provider::parse_request(target.format, target.operation, b, &mut faults),
+            None => RequestRecord::default(),
+        };
+        let mut attrs = Vec::with_capacity(24);
+        render::request_attributes(inner.flavour, &target, &request, &mut attrs);
+        let parent = match &inner.parent_context {
+            Some(hook) => hook(),
+            None => Context::current(),
+        };
+        let span = inner
+            .tracer
+            .span_builder(target.span_name())
+            .with_kind(SpanKind::Client)
+            .with_attributes(attrs)
+            .start_with_context(&inner.tracer, &parent);
+        Some(LlmCall {
+            state: Some(CallState {
+                inner: self.inner.clone(),
+                span,
+                target,
+                request,
+                start: Instant::now(),
+                faults,
+                first_chunk: None,
+                last_chunk: None,
+            }),
+        })
+    }
+}
+
+/// Builder of [`Instrumentation`].
+pub struct InstrumentationBuilder {
+    tracer: Option<BoxedTracer>,
+    meter: Option<Meter>,
+    events: Option<Box<dyn EventEmitter>>,
+    metrics: bool,
+    flavour: Flavour,
+    capture_content: bool,
+    propagate: bool,
+    allow: Option<Vec<ApiFormat>>,
+    block: Vec<ApiFormat>,
+    fault_hook: Option<FaultHook>,
+    redact: Option<RedactHook>,
+    parent_context: Option<ParentContextHook>,
+    max_body_bytes: usize,
+}
+
+impl fmt::Debug for InstrumentationBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InstrumentationBuilder")
+            .field("flavour", &self.flavour)
+            .field("capture_content", &self.capture_content)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for InstrumentationBuilder {
+    fn default() -> Self {
+        InstrumentationBuilder {
+            tracer: None,
+            meter: None,
+            events: None,
+            metrics: true,
+            flavour: Flavour::Current,
+            capture_content: true,
+            propagate: true,
+            allow: None,
+            block: Vec::new(),
+            fault_hook: None,
+            redact: None,
+            parent_context: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(SCOPE_NAME)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .with_schema_url(openllmetry_semconv::SCHEMA_URL)
+        .build()
+}
+
+impl InstrumentationBuilder {
+    /// Records spans with this tracer provider instead of the global one.
+    pub fn with_tracer_provider<P>(mut self, provider: &P) -> Self
+    where
+        P: ObjectSafeTracerProvider,
+    {
+        self.tracer = Some(BoxedTracer::new(provider.boxed_tracer(scope())));
+        self
+    }
+
+    /// Records metrics with this meter provider instead of the global one.
+    pub fn with_meter_provider<P: MeterProvider>(mut self, provider: &P) -> Self {
+        self.meter = Some(provider.meter_with_scope(scope()));
+        self
+    }
+
+    /// Emits log events (the [`Flavour::Events`] flavour) through this logger provider.
+    /// Without one, the events flavour records no content.
+    pub fn with_logger_provider<P>(mut self, provider: &P) -> Self
+    where
+        P: LoggerProvider,
+        P::Logger: Send + Sync + 'static,
+    {
+        self.events = Some(Box::new(LoggerEmitter(provider.logger_with_scope(scope()))));
+        self
+    }
+
+    /// Turns metrics on (default) or off.
+    pub fn with_metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
+        self
+    }
+
+    /// Chooses the output flavour (default [`Flavour::Current`]).
+    pub fn with_flavour(mut self, flavour: Flavour) -> Self {
+        self.flavour = flavour;
+        self
+    }
+
+    /// Content capture (default on). Off means no prompt, completion, system instruction,
+    /// tool argument, tool definition or embedding input anywhere.
+    pub fn with_content_capture(mut self, on: bool) -> Self {
+        self.capture_content = on;
+        self
+    }
+
+    /// W3C `traceparent` on outgoing requests (default on).
+    pub fn with_trace_context_propagation(mut self, on: bool) -> Self {
+        self.propagate = on;
+        self
+    }
+
+    /// Instruments only these provider formats (default: all).
+    pub fn with_allowed_providers(mut self, formats: impl IntoIterator<Item = ApiFormat>) -> Self {
+        self.allow = Some(formats.into_iter().collect());
+        self
+    }
+
+    /// Never instruments these provider formats.
+    pub fn with_blocked_providers(mut self, formats: impl IntoIterator<Item = ApiFormat>) -> Self {
+        self.block = formats.into_iter().collect();
+        self
+    }
+
+    /// Receives every instrumentation fault.
+    pub fn with_fault_hook(mut self, hook: impl Fn(&Fault) + Send + Sync + 'static) -> Self {
+        self.fault_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Sees and may change content before it is rendered.
+    pub fn with_redact_hook(
+        mut self,
+        hook: impl Fn(&Target, &mut Content) + Send + Sync + 'static,
+    ) -> Self {
+        self.redact = Some(Arc::new(hook));
+        self
+    }
+
+    /// Supplies the parent context of LLM spans (default [`Context::current`]).
+    pub fn with_parent_context(mut self, hook: impl Fn() -> Context + Send + Sync + 'static) -> Self {
+        self.parent_context = Some(Arc::new(hook));
+        self
+    }
+
+    /// Cap on a non-streamed response body kept for parsing (default
+    /// [`DEFAULT_MAX_BODY_BYTES`]).
+    pub fn with_max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Builds the instrumentation.
+    pub fn build(self) -> Instrumentation {
+        let tracer = self
+            .tracer
+            .unwrap_or_else(|| global::tracer_with_scope(scope()));
+        let instruments = self.metrics.then(|| {
+            let meter = self
+                .meter
+                .unwrap_or_else(|| global::meter_with_scope(scope()));
+            Instruments::new(&meter)
+        });
+        Instrumentation {
+            inner: Arc::new(Inner {
+                tracer,
+                instruments,
+                events: self.events,
+                flavour: self.flavour,
+                capture_content: self.capture_content,
+                propagate: self.propagate,
+                allow: self.allow,
+                block: self.block,
+                fault_hook: self.fault_hook,
+                redact: self.redact,
+                parent_context: self.parent_context,
+                max_body_bytes: self.max_body_bytes,
+            }),
+        }
+    }
+}
+
+struct CallState {
+    inner: Arc<Inner>,
+    span: BoxedSpan,
+    target: Target,
+    request: RequestRecord,
+    start: Instant,
+    faults: Vec<FaultKind>,
+    first_chunk: Option<Instant>,
+    last_chunk: Option<Instant>,
+}
+
+/// How an observed call ended.
+enum Outcome<'a> {
+    Complete,
+    /// The body stopped before the response was complete (dropped or cut).
+    Incomplete,
+    /// The transport failed (connection error, stream error) with this `error.type`.
+    Error(&'a str),
+}
+
+/// An LLM call in flight (request sent, no response yet). Dropping it without a response
+/// ends the span as cancelled.
+pub struct LlmCall {
+    state: Option<CallState>,
+}
+
+impl fmt::Debug for LlmCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LlmCall")
+            .field("target", &self.state.as_ref().map(|s| &s.target))
+            .finish_non_exhaustive()
+    }
+}
+
+impl LlmCall {
+    /// The detected target.
+    pub fn target(&self) -> Option<&Target> {
+        self.state.as_ref().map(|s| &s.target)
+    }
+
+    /// The parsed request.
+    pub fn request(&self) -> Option<&RequestRecord> {
+        self.state.as_ref().map(|s| &s.request)
+    }
+
+    /// A context whose current span is this call's span (for code that wants to parent
+    /// something under it).
+    pub fn context(&self) -> Context {
+        match &self.state {
+            Some(s) => Context::current().with_remote_span_context(s.span.span_context().clone()),
+            None => Context::current(),
+        }
+    }
+
+    /// Headers to add to the outgoing request: a W3C `traceparent` whose span id is this
+    /// call's span (and `tracestate` when not empty). Empty when propagation is off or the
+    /// span context is invalid (e.g. no SDK installed).
+    pub fn propagation_headers(&self) -> Vec<(&'static str, String)> {
+        let Some(s) = &self.state else {
+            return Vec::new();
+        };
+        let sc = s.span.span_context();
+        if !s.inner.propagate || !sc.is_valid() {
+            return Vec::new();
+        }
+        let mut out = vec![(
+            "traceparent",
+            format!(
+                "00-{}-{}-{:02x}",
+                sc.trace_id(),
+                sc.span_id(),
+                sc.trace_flags().to_u8()
+            ),
+        )];
+        let ts = sc.trace_state().header();
+        if !ts.is_empty() {
+            out.push(("tracestate", ts));
+        }
+        out
+    }
+
+    /// The response head arrived. `content_type` and `content_encoding` are the response's
+    /// header values. Returns the observer to feed the body to.
+    pub fn on_response(
+        mut self,
+        status: u16,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+    ) -> ResponseObserver {
+        let Some(mut state) = self.state.take() else {
+            return ResponseObserver::inert();
+        };
+        let streaming = status < 400
+            && content_type.is_some_and(|ct| ct.to_ascii_lowercase().contains("text/event-stream"));
+        let decoder = match content_encoding.map(|e| e.trim().to_ascii_lowercase()) {
+            None => Some(Decoder::Identity),
+            Some(e) if e.is_empty() || e == "identity" => Some(Decoder::Identity),
+            Some(e) if e == "gzip" || e == "x-gzip" => {
+                Some(Decoder::Gzip(Box::new(GzDecoder::new(Vec::new()))))
+            }
+            Some(e) if e == "deflate" => Some(Decoder::Zlib(Box::new(ZlibDecoder::new(Vec::new())))),
+            Some(_) => {
+                state.faults.push(FaultKind::UnsupportedEncoding);
+                None
+            }
+        };
+        let mode = match decoder {
+            None => Mode::Ignore,
+            Some(_) if streaming => Mode::Stream {
+                parser: SseParser::default(),
+                acc: StreamAccumulator::new(state.target.format, state.target.operation),
+                done: false,
+            },
+            Some(_) => Mode::Buffer(Vec::new()),
+        };
+        ResponseObserver {
+            state: Some(state),
+            status,
+            decoder,
+            mode,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The request failed before any response (connect error, timeout). Ends the span with
+    /// status ERROR and `error.type` = `error_type`.
+    pub fn on_transport_error(mut self, error_type: &str) {
+        if let Some(state) = self.state.take() {
+            finish(state, 0, None, Outcome::Error(error_type));
+        }
+    }
+}
+
+impl Drop for LlmCall {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            finish(state, 0, None, Outcome::Error("cancelled"));
+        }
+    }
+}
+
+enum Decoder {
+    Identity,
+    Gzip(Box<GzDecoder<Vec<u8>>>),
+    Zlib(Box<ZlibDecoder<Vec<u8>>>),
+}
+
+enum Mode {
+    Buffer(Vec<u8>),
+    Stream {
+        parser: SseParser,
+        acc: StreamAccumulator,
+        done: bool,
+    },
+    Ignore,
+}
+
+/// Observes a response body as it passes to the caller. See the [module docs](self).
+pub struct ResponseObserver {
+    state: Option<CallState>,
+    status: u16,
+    decoder: Option<Decoder>,
+    mode: Mode,
+    scratch: Vec<u8>,
+}
+
+impl fmt::Debug for ResponseObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseObserver")
+            .field("status", &self.status)
+            .field("active", &self.state.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResponseObserver {
+    fn inert() -> Self {
+        ResponseObserver {
+            state: None,
+            status: 0,
+            decoder: None,
+            mode: Mode::Ignore,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Whether the observer still records (false once the span ended).
+    pub fn is_active(&self) -> bool {
+        self.state.is_some()
+    }
+
+    /// Feeds a chunk of the (possibly compressed) body, exactly as the caller receives it.
+    pub fn on_data(&mut self, chunk: &[u8]) {
+        let Some(state) = self.state.as_mut() else {
+            return;
+        };
+        if chunk.is_empty() || matches!(self.mode, Mode::Ignore) {
+            return;
+        }
+        // Decode into `scratch` unless identity.
+        let data: &[u8] = match &mut self.decoder {
+            Some(Decoder::Identity) | None => chunk,
+            Some(Decoder::Gzip(d)) => {
+                if d.write_all(chunk).is_err() {
+                    state.faults.push(FaultKind::DecodeFailed);
+                    self.mode = Mode::Ignore;
+                    return;
+                }
+                std::mem::swap(&mut self.scratch, d.get_mut());
+                d.get_mut().clear();
+                &self.scratch
+            }
+            Some(Decoder::Zlib(d)) => {
+                if d.write_all(chunk).is_err() {
+                    state.faults.push(FaultKind::DecodeFailed);
+                    self.mode = Mode::Ignore;
+                    return;
+                }
+                std::mem::swap(&mut self.scratch, d.get_mut());
+                d.get_mut().clear();
+                &self.scratch
+            }
+        };
+        match &mut self.mode {
+            Mode::Ignore => {}
+            Mode::Buffer(buf) => {
+                if buf.len() + data.len() > state.inner.max_body_bytes {
+                    state.faults.push(FaultKind::BodyTooLarge);
+                    self.mode = Mode::Ignore;
+                } else {
+                    buf.extend_from_slice(data);
+                }
+            }
+            Mode::Stream { parser, acc, done } => {
+                if *done {
+                    return;
+                }
+                let chunk_events = state.target.format == ApiFormat::OpenAi
+                    && state.target.operation == Operation::Chat;
+                let mut chunks = 0u32;
+                let mut acc_faults = Vec::new();
+                parser.push(
+                    data,
+                    |event| {
+                        if !*done && acc.push(&event, &mut acc_faults) {
+                            chunks += 1;
+                        }
+                        if acc.is_complete() {
+                            *done = true;
+                        }
+                    },
+                    &mut state.faults,
+                );
+                state.faults.append(&mut acc_faults);
+                if chunks > 0 {
+                    let now = Instant::now();
+                    if state.first_chunk.is_none() {
+                        state.first_chunk = Some(now);
+                        if let Some(m) = &state.inner.instruments {
+                            let attrs = metric_attributes(state, None, None);
+                            m.time_to_first_chunk
+                                .record(now.duration_since(state.start).as_secs_f64(), &attrs);
+                        }
+                    } else if let (Some(m), Some(last)) =
+                        (&state.inner.instruments, state.last_chunk)
+                    {
+                        let attrs = metric_attributes(state, None, None);
+                        m.time_per_output_chunk
+                            .record(now.duration_since(last).as_secs_f64(), &attrs);
+                    }
+                    state.last_chunk = Some(now);
+                    if chunk_events {
+                        for _ in 0..chunks {
+                            state
+                                .span
+                                .add_event(value::event::CONTENT_COMPLETION_CHUNK, Vec::new());
+                        }
+                    }
+                }
+                if *done {
+                    self.complete(Outcome::Complete);
+                }
+            }
+        }
+    }
+
+    /// The body ended normally.
+    pub fn on_end(mut self) {
+        self.complete_at_end();
+    }
+
+    fn complete_at_end(&mut self) {
+        let outcome = match &self.mode {
+            Mode::Stream { done: false, .. } => Outcome::Incomplete,
+            _ => Outcome::Complete,
+        };
+        self.complete(outcome);
+    }
+
+    /// The body failed mid-way (connection reset, upstream closed). Ends the span with status
+    /// ERROR and `error.type` = `error_type`, keeping the partial data.
+    pub fn on_error(mut self, error_type: &str) {
+        self.complete(Outcome::Error(error_type));
+    }
+
+    fn complete(&mut self, outcome: Outcome<'_>) {
+        let Some(mut state) = self.state.take() else {
+            return;
+        };
+        let mode = std::mem::replace(&mut self.mode, Mode::Ignore);
+        // Flush what the decoder still holds.
+        let tail = match self.decoder.take() {
+            Some(Decoder::Gzip(d)) => d.finish().ok(),
+            Some(Decoder::Zlib(d)) => d.finish().ok(),
+            _ => None,
+        };
+        let response = match mode {
+            Mode::Ignore => None,
+            Mode::Buffer(mut buf) => {
+                if let Some(t) = tail {
+                    buf.extend_from_slice(&t);
+                }
+                if buf.is_empty() {
+                    None
+                } else {
+                    let t = &state.target;
+                    Some(provider::parse_response(
+                        t.format,
+                        t.operation,
+                        &buf,
+                        &mut state.faults,
+                    ))
+                }
+            }
+            Mode::Stream { acc, done, .. } => {
+                if !done && matches!(outcome, Outcome::Complete) {
+                    state.faults.push(FaultKind::StreamIncomplete);
+                }
+                Some(acc.finish())
+            }
+        };
+        finish(state, self.status, response, outcome);
+    }
+}
+
+impl Drop for ResponseObserver {
+    fn drop(&mut self) {
+        if self.state.is_some() {
+            // The caller dropped the body before its end: record what we have.
+            let outcome = match &self.mode {
+                Mode::Stream { done: true, .. } => Outcome::Complete,
+                _ => Outcome::Incomplete,
+            };
+            self.complete(outcome);
+        }
+    }
+}
+
+fn metric_attributes(
+    state: &CallState,
+    response_model: Option<&str>,
+    error_type: Option<&str>,
+) -> Vec<KeyValue> {
+    let t = &state.target;
+    let mut attrs = Vec::with_capacity(8);
+    attrs.push(KeyValue::new(attr::GEN_AI_PROVIDER_NAME, t.provider_name));
+    attrs.push(KeyValue::new(
+        attr::GEN_AI_OPERATION_NAME,
+        t.operation.semconv_name(),
+    ));
+    if let Some(m) = &state.request.model {
+        attrs.push(KeyValue::new(attr::GEN_AI_REQUEST_MODEL, m.clone()));
+    }
+    if let Some(m) = response_model {
+        attrs.push(KeyValue::new(attr::GEN_AI_RESPONSE_MODEL, m.to_owned()));
+    }
+    attrs.push(KeyValue::new(attr::SERVER_ADDRESS, t.server_address.clone()));
+    attrs.push(KeyValue::new(attr::SERVER_PORT, i64::from(t.server_port)));
+    if let Some(e) = error_type {
+        attrs.push(KeyValue::new(attr::ERROR_TYPE, e.to_owned()));
+    }
+    attrs
+}
+
+fn finish(mut state: CallState, status: u16, response: Option<ResponseRecord>, outcome: Outcome<'_>) {
+    let inner = state.inner.clone();
+    let mut attrs = Vec::with_capacity(24);
+    if let Some(r) = &response {
+        render::response_attributes(inner.flavour, r, &mut attrs);
+    }
+    if let (Some(first), true) = (state.first_chunk, state.request.stream) {
+        attrs.push(KeyValue::new(
+            attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+            first.duration_since(state.start).as_secs_f64(),
+        ));
+    }
+    if matches!(outcome, Outcome::Incomplete) {
+        attrs.push(KeyValue::new(attr::OPENLLMETRY_RESPONSE_INCOMPLETE, true));
+    }
+    // Errors: transport, provider error body, HTTP status.
+    let status_code_str;
+    let error_type: Option<&str> = match (&outcome, response.as_ref().and_then(|r| r.error.as_ref())) {
+        (Outcome::Error(e), _) => Some(*e),
+        (_, Some(pe)) => Some(pe.error_type.as_str()),
+        _ if status >= 400 => {
+            status_code_str = status.to_string();
+            Some(status_code_str.as_str())
+        }
+        _ => None,
+    };
+    if let Some(e) = error_type {
+        attrs.push(KeyValue::new(attr::ERROR_TYPE, e.to_owned()));
+    }
+
+    // Content: built only when capture is on, redacted in one place, then rendered.
+    let content = if inner.capture_content {
+        let mut c = Content {
+            system_instructions: std::mem::take(&mut state.request.system_instructions),
+            input_messages: std::mem::take(&mut state.request.input_messages),
+            tool_definitions: std::mem::take(&mut state.request.tool_definitions),
+            output_messages: response
+                .as_ref()
+                .map(|r| r.output_messages.clone())
+                .unwrap_or_default(),
+        };
+        if let Some(hook) = &inner.redact {
+            hook(&state.target, &mut c);
+        }
+        Some(c)
+    } else {
+        None
+    };
+    match (inner.flavour, &content) {
+        (Flavour::Current, Some(c)) => render::current_content_attributes(c, &mut attrs),
+        (Flavour::Legacy, Some(c)) => render::legacy_content_attributes(c, &mut attrs),
+        _ => {}
+    }
+    state.span.set_attributes(attrs);
+    if inner.flavour == Flavour::Events
+        && let Some(emitter) = &inner.events
+    {
+        let events = render::events(content.as_ref(), &state.request, response.as_ref());
+        for e in &events {
+            emitter.emit(e, state.target.provider_name, &state.span);
+        }
+    }
+    if let Some(e) = error_type {
+        state.span.set_status(Status::error(e.to_owned()));
+    }
+
+    // Metrics.
+    if let Some(m) = &inner.instruments {
+        let response_model = response.as_ref().and_then(|r| r.model.as_deref());
+        let attrs = metric_attributes(&state, response_model, error_type);
+        m.duration
+            .record(state.start.elapsed().as_secs_f64(), &attrs);
+        if let Some(r) = &response {
+            let base = metric_attributes(&state, response_model, None);
+            for (kind, v) in [
+                (value::token_type::INPUT, r.usage.input_tokens),
+                (value::token_type::OUTPUT, r.usage.output_tokens),
+            ] {
+                if let Some(v) = v.and_then(|v| u64::try_from(v).ok()) {
+                    let mut a = base.clone();
+                    a.push(KeyValue::new(attr::GEN_AI_TOKEN_TYPE, kind));
+                    m.token_usage.record(v, &a);
+                }
+            }
+            for msg in &r.output_messages {
+                let mut a = base.clone();
+                if !msg.finish_reason.is_empty() {
+                    a.push(KeyValue::new(
+                        attr::GEN_AI_RESPONSE_FINISH_REASON,
+                        msg.finish_reason.clone(),
+                    ));
+                }
+                m.choices.add(1, &a);
+            }
+        }
+    }
+    state.span.end();
+
+    // Faults, once per kind per call.
+    if let Some(hook) = &inner.fault_hook {
+        state.faults.sort_unstable();
+        state.faults.dedup();
+        for kind in &state.faults {
+            hook(&Fault {
+                provider: state.target.format,
+                operation: state.target.operation,
+                kind: *kind,
+            });
+        }
+    }
+}
+
+/// Runs `f` and reports a panic inside it as `None` instead of unwinding into the caller.
+/// Adapters wrap every call into the recorder with it, so a bug in the instrumentation can
+/// never take the host application down.
+pub fn guard<T>(f: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_an_llm_call_is_not_instrumented() {
+        let i = Instrumentation::builder().build();
+        assert!(i.start("GET", "https://api.openai.com/v1/models", None).is_none());
+        assert!(i.start("POST", "https://example.com/upload", Some(b"{}")).is_none());
+    }
+
+    #[test]
+    fn blocked_provider_passes_through() {
+        let i = Instrumentation::builder()
+            .with_blocked_providers([ApiFormat::Anthropic])
+            .build();
+        assert!(i.start("POST", "https://api.anthropic.com/v1/messages", Some(b"{}")).is_none());
+        assert!(i.start("POST", "https://api.openai.com/v1/chat/completions", Some(b"{}")).is_some());
+        let i = Instrumentation::builder()
+            .with_allowed_providers([ApiFormat::Anthropic])
+            .build();
+        assert!(i.start("POST", "https://api.openai.com/v1/chat/completions", Some(b"{}")).is_none());
+    }
+
+    #[test]
+    fn guard_catches_panics() {
+        assert_eq!(guard(|| 1), Some(1));
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let r: Option<()> = guard(|| panic!("boom"));
+        std::panic::set_hook(prev);
+        assert_eq!(r, None);
+    }
+}

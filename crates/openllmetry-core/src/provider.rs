@@ -1,0 +1,78 @@
+//! Dispatch from a [`Target`](crate::Target)'s wire format to that provider's parsers.
+
+use crate::detect::{ApiFormat, Operation};
+use crate::fault::FaultKind;
+use crate::record::{RequestRecord, ResponseRecord};
+use crate::sse::SseEvent;
+use crate::{anthropic, openai};
+
+/// Parses a request body of `format`/`op`.
+pub fn parse_request(
+    format: ApiFormat,
+    op: Operation,
+    body: &[u8],
+    faults: &mut Vec<FaultKind>,
+) -> RequestRecord {
+    match format {
+        ApiFormat::OpenAi => openai::parse_request(op, body, faults),
+        ApiFormat::Anthropic => anthropic::parse_request(op, body, faults),
+    }
+}
+
+/// Parses a complete, decoded response body of `format`/`op`.
+pub fn parse_response(
+    format: ApiFormat,
+    op: Operation,
+    body: &[u8],
+    faults: &mut Vec<FaultKind>,
+) -> ResponseRecord {
+    match format {
+        ApiFormat::OpenAi => openai::parse_response(op, body, faults),
+        ApiFormat::Anthropic => anthropic::parse_response(op, body, faults),
+    }
+}
+
+/// A stream accumulator of either provider.
+#[derive(Debug)]
+pub enum StreamAccumulator {
+    /// OpenAI format.
+    OpenAi(openai::StreamAccumulator),
+    /// Anthropic format.
+    Anthropic(anthropic::StreamAccumulator),
+}
+
+impl StreamAccumulator {
+    /// A fresh accumulator for `format`/`op`.
+    pub fn new(format: ApiFormat, op: Operation) -> Self {
+        match format {
+            ApiFormat::OpenAi => StreamAccumulator::OpenAi(openai::StreamAccumulator::new(op)),
+            ApiFormat::Anthropic => {
+                StreamAccumulator::Anthropic(anthropic::StreamAccumulator::new(op))
+            }
+        }
+    }
+
+    /// Feeds one event; true when it was an output chunk.
+    pub fn push(&mut self, event: &SseEvent<'_>, faults: &mut Vec<FaultKind>) -> bool {
+        match self {
+            StreamAccumulator::OpenAi(a) => a.push(event, faults),
+            StreamAccumulator::Anthropic(a) => a.push(event, faults),
+        }
+    }
+
+    /// True once the provider's terminal event was seen.
+    pub fn is_complete(&self) -> bool {
+        match self {
+            StreamAccumulator::OpenAi(a) => a.is_complete(),
+            StreamAccumulator::Anthropic(a) => a.is_complete(),
+        }
+    }
+
+    /// The accumulated (possibly partial) record.
+    pub fn finish(self) -> ResponseRecord {
+        match self {
+            StreamAccumulator::OpenAi(a) => a.finish(),
+            StreamAccumulator::Anthropic(a) => a.finish(),
+        }
+    }
+}
