@@ -1,0 +1,28 @@
+//! The openllmetry gateway: an instrumenting reverse proxy for OpenAI-compatible and
+//! Anthropic APIs.
+//!
+//! Point a client's base URL at the gateway (`http://127.0.0.1:8787/v1` for OpenAI clients,
+//! `http://127.0.0.1:8787` for Anthropic clients) and every LLM call becomes the same spans
+//! and metrics the in-process instrumentation produces. The gateway never parses provider
+//! JSON itself: it forwards through [`openllmetry_http::OpenLlmService`] over a
+//! `reqwest::Client`, which feeds the instrumentation core.
+//!
+//! Routing:
+//!
+//! | request path | upstream |
+//! |---|---|
+//! | `/v1/messages…`, `/v1/complete`, or any `/v1/…` with an `anthropic-version` header | `<anthropic-upstream>/v1/…` |
+//! | other `/v1/<rest>` | `<openai-upstream>/<rest>` |
+//! | `/openai/<rest>` | `<openai-upstream>/<rest>` |
+//! | `/anthropic/<rest>` | `<anthropic-upstream>/<rest>` |
+//! | `GET /healthz` | answered by the gateway |
+//!
+//! Anything else is refused with 404: only the configured upstreams are reachable.
+
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
+
+mod config;
+mod proxy;
+
+pub use config::{ConfigFileError, GatewayConfig};
+pub use proxy::{RunningGateway, start};

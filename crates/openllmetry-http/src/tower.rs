@@ -1,0 +1,306 @@
+//! The tower adapter: [`OpenLlmLayer`] and [`OpenLlmService`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use openllmetry_core::Instrumentation;
+use openllmetry_core::instrument::guard;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::body::ObservedBody;
+use crate::{Source, inject, observe_head, reqwest_error_type, wrap_reqwest_response};
+
+type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'static>>;
+
+/// A [`Layer`] that records the LLM calls its service makes. See [`OpenLlmService`].
+///
+/// ```no_run
+/// # #[cfg(feature = "async-openai")]
+/// # fn demo() {
+/// use async_openai::{Client, config::OpenAIConfig, middleware::ReqwestService};
+/// use openllmetry_http::OpenLlmLayer;
+/// use tower_layer::Layer;
+/// let service = OpenLlmLayer::new().layer(ReqwestService::new(reqwest::Client::new()));
+/// let client = Client::with_config(OpenAIConfig::default()).with_http_service(service);
+/// # let _ = client; }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct OpenLlmLayer {
+    source: Source,
+}
+
+impl OpenLlmLayer {
+    /// Records with [`Instrumentation::global`] (what the SDK's `init` configured).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records with the given instrumentation.
+    pub fn with_instrumentation(instrumentation: Instrumentation) -> Self {
+        OpenLlmLayer {
+            source: Source::Fixed(instrumentation),
+        }
+    }
+}
+
+impl<S> Layer<S> for OpenLlmLayer {
+    type Service = OpenLlmService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        OpenLlmService {
+            inner,
+            source: self.source.clone(),
+        }
+    }
+}
+
+/// A service that records the LLM calls made through the inner service. It implements:
+///
+/// * `Service<reqwest::Request>` over services returning `reqwest::Response` (e.g.
+///   `reqwest::Client`): the response keeps its type, its body is observed;
+/// * `Service<http::Request<B>>` over hyper-style services returning `http::Response<RB>`,
+///   for request bodies whose bytes can be read without consuming them ([`PeekBody`]);
+///   the response body becomes [`ObservedBody<RB>`];
+/// * with the `async-openai` feature, `Service<async_openai::middleware::HttpRequestFactory>`
+///   for `async_openai::Client::with_http_service`.
+#[derive(Debug, Clone)]
+pub struct OpenLlmService<S> {
+    inner: S,
+    source: Source,
+}
+
+impl<S> OpenLlmService<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S> Service<reqwest::Request> for OpenLlmService<S>
+where
+    S: Service<reqwest::Request, Response = reqwest::Response>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    for<'a> &'a S::Error: IntoErrorType,
+{
+    type Response = reqwest::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<reqwest::Response, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: reqwest::Request) -> Self::Future {
+        let instrumentation = self.source.get();
+        let call = {
+            let body = req.body().and_then(|b| b.as_bytes());
+            guard(|| instrumentation.start(req.method().as_str(), req.url().as_str(), body))
+                .flatten()
+        };
+        if let Some(call) = &call {
+            let _ = guard(|| inject(call, req.headers_mut()));
+        }
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let result = fut.await;
+            match (call, result) {
+                (None, r) => r,
+                (Some(call), Ok(resp)) => Ok(wrap_reqwest_response(call, resp)),
+                (Some(call), Err(e)) => {
+                    let error_type = (&e).error_type();
+                    let _ = guard(move || call.on_transport_error(error_type));
+                    Err(e)
+                }
+            }
+        })
+    }
+}
+
+/// `error.type` of a transport error returned by the inner service.
+pub trait IntoErrorType {
+    /// A short, low-cardinality error class.
+    fn error_type(self) -> &'static str;
+}
+
+impl IntoErrorType for &reqwest::Error {
+    fn error_type(self) -> &'static str {
+        reqwest_error_type(self)
+    }
+}
+
+impl IntoErrorType for &Box<dyn std::error::Error + Send + Sync> {
+    fn error_type(self) -> &'static str {
+        match self.downcast_ref::<reqwest::Error>() {
+            Some(e) => reqwest_error_type(e),
+            None => "request_error",
+        }
+    }
+}
+
+impl IntoErrorType for &std::convert::Infallible {
+    fn error_type(self) -> &'static str {
+        "request_error"
+    }
+}
+
+/// A request body whose bytes can be read without consuming it.
+pub trait PeekBody {
+    /// The whole body, if it is in memory.
+    fn peek(&self) -> Option<&[u8]>;
+}
+
+impl PeekBody for bytes::Bytes {
+    fn peek(&self) -> Option<&[u8]> {
+        Some(self)
+    }
+}
+
+impl PeekBody for Vec<u8> {
+    fn peek(&self) -> Option<&[u8]> {
+        Some(self)
+    }
+}
+
+impl PeekBody for String {
+    fn peek(&self) -> Option<&[u8]> {
+        Some(self.as_bytes())
+    }
+}
+
+impl PeekBody for reqwest::Body {
+    fn peek(&self) -> Option<&[u8]> {
+        self.as_bytes()
+    }
+}
+
+impl PeekBody for http_body_util::Full<bytes::Bytes> {
+    fn peek(&self) -> Option<&[u8]> {
+        None
+    }
+}
+
+impl<S, B, RB> Service<http::Request<B>> for OpenLlmService<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    for<'a> &'a S::Error: IntoErrorType,
+    B: PeekBody,
+    RB: Send + 'static,
+{
+    type Response = http::Response<ObservedBody<RB>>;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let instrumentation = self.source.get();
+        let url = req.uri().to_string();
+        let call = guard(|| {
+            instrumentation.start(req.method().as_str(), &url, req.body().peek())
+        })
+        .flatten();
+        if let Some(call) = &call {
+            let _ = guard(|| inject(call, req.headers_mut()));
+        }
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            match (call, fut.await) {
+                (None, r) => r.map(|resp| resp.map(|b| ObservedBody::new(b, None))),
+                (Some(call), Ok(resp)) => {
+                    let observer = observe_head(call, resp.status(), resp.headers());
+                    Ok(resp.map(|b| ObservedBody::new(b, observer)))
+                }
+                (Some(call), Err(e)) => {
+                    let error_type = (&e).error_type();
+                    let _ = guard(move || call.on_transport_error(error_type));
+                    Err(e)
+                }
+            }
+        })
+    }
+}
+
+#[cfg(feature = "async-openai")]
+mod async_openai_impl {
+    use std::sync::{Arc, Mutex};
+
+    use async_openai::error::OpenAIError;
+    use async_openai::middleware::HttpRequestFactory;
+    use openllmetry_core::LlmCall;
+
+    use super::*;
+
+    impl IntoErrorType for &OpenAIError {
+        fn error_type(self) -> &'static str {
+            match self {
+                OpenAIError::Reqwest(e) => reqwest_error_type(e),
+                _ => "request_error",
+            }
+        }
+    }
+
+    impl<S> Service<HttpRequestFactory> for OpenLlmService<S>
+    where
+        S: Service<HttpRequestFactory, Response = reqwest::Response>,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+    {
+        type Response = reqwest::Response;
+        type Error = S::Error;
+        type Future = BoxFuture<reqwest::Response, S::Error>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            self.inner.poll_ready(cx)
+        }
+
+        fn call(&mut self, factory: HttpRequestFactory) -> Self::Future {
+            // The factory is rebuilt for each attempt (retries); each build starts a call and
+            // parks it here, replacing (and so ending) an earlier attempt's call.
+            let slot: Arc<Mutex<Option<LlmCall>>> = Arc::default();
+            let instrumentation = self.source.get();
+            let parked = slot.clone();
+            let wrapped = HttpRequestFactory::new(move || {
+                let factory = factory.clone();
+                let parked = parked.clone();
+                let instrumentation = instrumentation.clone();
+                async move {
+                    let mut req = factory.build().await?;
+                    let call = {
+                        let body = req.body().and_then(|b| b.as_bytes());
+                        guard(|| {
+                            instrumentation.start(req.method().as_str(), req.url().as_str(), body)
+                        })
+                        .flatten()
+                    };
+                    if let Some(call) = call {
+                        let _ = guard(|| inject(&call, req.headers_mut()));
+                        if let Ok(mut s) = parked.lock() {
+                            *s = Some(call);
+                        }
+                    }
+                    Ok::<_, OpenAIError>(req)
+                }
+            });
+            let fut = self.inner.call(wrapped);
+            Box::pin(async move {
+                let result = fut.await;
+                let call = slot.lock().ok().and_then(|mut s| s.take());
+                match (call, result) {
+                    (None, r) => r,
+                    (Some(call), Ok(resp)) => Ok(wrap_reqwest_response(call, resp)),
+                    (Some(call), Err(e)) => {
+                        let _ = guard(move || call.on_transport_error("request_error"));
+                        Err(e)
+                    }
+                }
+            })
+        }
+    }
+}

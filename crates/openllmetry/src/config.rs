@@ -1,0 +1,1033 @@
+//! Configuration: the [`Config`] builder, the environment variables it reads, and the one
+//! precedence rule: **code over environment over default**.
+//!
+//! Every boolean variable follows one truthiness rule ([`parse_bool`]): `true`, `1`, `yes`,
+//! `on` are true and `false`, `0`, `no`, `off` are false (case-insensitive, surrounding
+//! whitespace ignored); anything else is invalid. [`crate::try_init`] returns
+//! [`ConfigError`] for an invalid value; [`crate::init`] prints a warning and uses the
+//! default instead.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use openllmetry_core::{ApiFormat, Content, Flavour, Target};
+
+/// One environment variable the SDK reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvVar {
+    /// Variable name.
+    pub name: &'static str,
+    /// Default when unset, as documented.
+    pub default: &'static str,
+    /// What it does.
+    pub description: &'static str,
+}
+
+macro_rules! env_vars {
+    ($($ident:ident = $name:literal, $default:literal, $desc:literal;)*) => {
+        $(
+            #[doc = concat!("`", $name, "`: ", $desc, " Default: ", $default, ".")]
+            pub const $ident: &str = $name;
+        )*
+        /// Every environment variable the SDK reads, with its documented default.
+        pub const ENV_VARS: &[EnvVar] = &[
+            $(EnvVar { name: $name, default: $default, description: $desc },)*
+        ];
+    };
+}
+
+env_vars! {
+    TRACELOOP_BASE_URL = "TRACELOOP_BASE_URL", "unset (console output; `https://api.traceloop.com` when an API key is set)", "OTLP base URL; `/v1/traces`, `/v1/metrics`, `/v1/logs` are appended. A `grpc://`/`grpcs://` scheme selects gRPC.";
+    TRACELOOP_API_KEY = "TRACELOOP_API_KEY", "unset", "API key sent as `Authorization: Bearer <key>` to the OTLP endpoint.";
+    TRACELOOP_HEADERS = "TRACELOOP_HEADERS", "unset", "Extra exporter headers, `k=v,k2=v2`, URL-decoded.";
+    TRACELOOP_TRACING_ENABLED = "TRACELOOP_TRACING_ENABLED", "true", "Boolean; false turns the whole SDK off (nothing is recorded or exported).";
+    TRACELOOP_TRACE_CONTENT = "TRACELOOP_TRACE_CONTENT", "true", "Boolean; whether prompts, completions, tool arguments and definitions, embedding inputs and entity input/output are recorded.";
+    TRACELOOP_METRICS_ENABLED = "TRACELOOP_METRICS_ENABLED", "true", "Boolean; GenAI metrics pipeline.";
+    TRACELOOP_LOGGING_ENABLED = "TRACELOOP_LOGGING_ENABLED", "false", "Boolean; logs pipeline (always on with the `events` flavour).";
+    TRACELOOP_OUTPUT_FLAVOUR = "TRACELOOP_OUTPUT_FLAVOUR", "current", "`current` (GenAI semconv JSON attributes), `legacy` (indexed `gen_ai.prompt.N.*` attributes) or `events` (content as log events).";
+    TRACELOOP_DISABLE_BATCH = "TRACELOOP_DISABLE_BATCH", "false", "Boolean; export each span as it ends (simple processor) instead of in batches.";
+    TRACELOOP_TRACE_CONTEXT_PROPAGATION = "TRACELOOP_TRACE_CONTEXT_PROPAGATION", "true", "Boolean; add a W3C `traceparent` (the LLM span) to outgoing LLM requests.";
+    TRACELOOP_INSTRUMENTS = "TRACELOOP_INSTRUMENTS", "all", "Comma-separated allow-list of provider instrumentations (`openai`, `anthropic`).";
+    TRACELOOP_BLOCK_INSTRUMENTS = "TRACELOOP_BLOCK_INSTRUMENTS", "none", "Comma-separated block-list of provider instrumentations.";
+    TRACELOOP_MASK_SECRETS = "TRACELOOP_MASK_SECRETS", "false", "Boolean; mask API keys, bearer tokens and e-mail addresses inside recorded content.";
+    TRACELOOP_TELEMETRY = "TRACELOOP_TELEMETRY", "local", "SDK fault telemetry level: `off`, `local`, `on` or `debug` (see TELEMETRY.md).";
+    TRACELOOP_TELEMETRY_ENDPOINT = "TRACELOOP_TELEMETRY_ENDPOINT", "see TELEMETRY.md", "Where `on`-level telemetry reports are posted.";
+    DO_NOT_TRACK = "DO_NOT_TRACK", "unset", "`1`/`true` forces SDK telemetry off.";
+    CI = "CI", "unset", "When set (to anything but `false`/`0`), SDK telemetry is off.";
+    OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED", "false", "Boolean; true turns the whole SDK off.";
+    OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME", "the executable's name", "`service.name` resource attribute.";
+    OTEL_RESOURCE_ATTRIBUTES = "OTEL_RESOURCE_ATTRIBUTES", "unset", "Extra resource attributes, `k=v,k2=v2`, URL-decoded.";
+    OTEL_TRACES_SAMPLER = "OTEL_TRACES_SAMPLER", "parentbased_always_on", "`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`.";
+    OTEL_TRACES_SAMPLER_ARG = "OTEL_TRACES_SAMPLER_ARG", "1.0", "Ratio for the `*traceidratio` samplers, 0.0 to 1.0.";
+    OTEL_EXPORTER_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT", "unset", "OTLP base URL (used when `TRACELOOP_BASE_URL` is unset).";
+    OTEL_EXPORTER_OTLP_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "`http/protobuf`, `http/json` or `grpc`.";
+    OTEL_EXPORTER_OTLP_HEADERS = "OTEL_EXPORTER_OTLP_HEADERS", "unset", "Exporter headers, `k=v,k2=v2`, URL-decoded (merged under `TRACELOOP_HEADERS`).";
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "unset", "Full URL for traces (used as is).";
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "unset", "Full URL for metrics (used as is).";
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "unset", "Full URL for logs (used as is).";
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "unset", "Protocol for traces.";
+    OTEL_EXPORTER_OTLP_METRICS_PROTOCOL = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "unset", "Protocol for metrics.";
+    OTEL_EXPORTER_OTLP_LOGS_PROTOCOL = "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "unset", "Protocol for logs.";
+    OTEL_EXPORTER_OTLP_TRACES_HEADERS = "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "unset", "Headers for traces.";
+    OTEL_EXPORTER_OTLP_METRICS_HEADERS = "OTEL_EXPORTER_OTLP_METRICS_HEADERS", "unset", "Headers for metrics.";
+    OTEL_EXPORTER_OTLP_LOGS_HEADERS = "OTEL_EXPORTER_OTLP_LOGS_HEADERS", "unset", "Headers for logs.";
+}
+
+/// The default endpoint used when an API key is configured but no endpoint.
+pub const DEFAULT_TRACELOOP_ENDPOINT: &str = "https://api.traceloop.com";
+
+/// An invalid configuration value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// An environment variable (or builder string) has a value the SDK cannot use.
+    InvalidValue {
+        /// The variable (or setting) name.
+        name: &'static str,
+        /// The rejected value (never printed for secret-bearing variables).
+        value: String,
+        /// What is accepted.
+        expected: &'static str,
+    },
+    /// The exporter could not be built.
+    Exporter(String),
+    /// gRPC export needs a Tokio runtime and `init` was called outside one.
+    NoRuntimeForGrpc,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::InvalidValue {
+                name,
+                value,
+                expected,
+            } => write!(f, "invalid value {value:?} for {name}: expected {expected}"),
+            ConfigError::Exporter(e) => write!(f, "cannot build the exporter: {e}"),
+            ConfigError::NoRuntimeForGrpc => f.write_str(
+                "OTLP/gRPC export needs a Tokio runtime: call init from inside one, or use http/protobuf",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Parses a boolean with the SDK's one truthiness rule.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses a `k=v,k2=v2` list (W3C baggage style), URL-decoding keys and values.
+pub fn parse_key_values(s: &str) -> Option<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (k, v) = item.split_once('=')?;
+        let k = percent_decode(k.trim())?;
+        if k.is_empty() {
+            return None;
+        }
+        out.insert(k, percent_decode(v.trim())?);
+    }
+    Some(out)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP over HTTP with protobuf bodies (default).
+    HttpProtobuf,
+    /// OTLP over HTTP with JSON bodies.
+    HttpJson,
+    /// OTLP over gRPC.
+    Grpc,
+}
+
+impl Protocol {
+    /// Parses `http/protobuf`, `http/json`, `grpc`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "http/protobuf" | "http" | "http/proto" => Some(Protocol::HttpProtobuf),
+            "http/json" => Some(Protocol::HttpJson),
+            "grpc" => Some(Protocol::Grpc),
+            _ => None,
+        }
+    }
+}
+
+/// A sampler choice (`OTEL_TRACES_SAMPLER` values).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SamplerChoice {
+    /// Sample everything.
+    AlwaysOn,
+    /// Sample nothing.
+    AlwaysOff,
+    /// Sample this fraction of traces.
+    TraceIdRatio(f64),
+    /// Follow the parent; root spans always on.
+    ParentBasedAlwaysOn,
+    /// Follow the parent; root spans always off.
+    ParentBasedAlwaysOff,
+    /// Follow the parent; root spans by ratio.
+    ParentBasedTraceIdRatio(f64),
+}
+
+/// Span post-processing hook: sees every finished span before export and may change it.
+pub type SpanPostprocessHook = Arc<dyn Fn(&mut opentelemetry_sdk::trace::SpanData) + Send + Sync>;
+
+/// Redaction hook: sees the structured content of each LLM call before it is rendered.
+pub type RedactHook = Arc<dyn Fn(&Target, &mut Content) + Send + Sync>;
+
+pub(crate) type TracerSetup = Box<
+    dyn FnOnce(
+            opentelemetry_sdk::trace::TracerProviderBuilder,
+            Option<SpanPostprocessHook>,
+            bool,
+        ) -> opentelemetry_sdk::trace::TracerProviderBuilder
+        + Send,
+>;
+pub(crate) type MeterSetup = Box<
+    dyn FnOnce(
+            opentelemetry_sdk::metrics::MeterProviderBuilder,
+        ) -> opentelemetry_sdk::metrics::MeterProviderBuilder
+        + Send,
+>;
+pub(crate) type LoggerSetup = Box<
+    dyn FnOnce(
+            opentelemetry_sdk::logs::LoggerProviderBuilder,
+        ) -> opentelemetry_sdk::logs::LoggerProviderBuilder
+        + Send,
+>;
+pub(crate) type PropagatorSetup = Box<dyn FnOnce() + Send>;
+
+/// The SDK configuration. Every `with_*` setter overrides the matching environment variable
+/// (code over environment over default); see the crate docs for the table.
+///
+/// ```
+/// let config = openllmetry::Config::new()
+///     .with_app_name("my-service")
+///     .with_content_capture(false)
+///     .with_metrics(false);
+/// # let _ = config;
+/// ```
+#[must_use]
+#[derive(Default)]
+pub struct Config {
+    pub(crate) app_name: Option<String>,
+    pub(crate) api_endpoint: Option<String>,
+    pub(crate) api_key: Option<String>,
+    pub(crate) headers: Option<BTreeMap<String, String>>,
+    pub(crate) enabled: Option<bool>,
+    pub(crate) disable_batch: Option<bool>,
+    pub(crate) protocol: Option<Protocol>,
+    pub(crate) span_exporters: Vec<TracerSetup>,
+    pub(crate) metrics: Option<bool>,
+    pub(crate) metric_exporter: Option<MeterSetup>,
+    pub(crate) logging: Option<bool>,
+    pub(crate) log_exporter: Option<LoggerSetup>,
+    pub(crate) sampler: Option<SamplerChoice>,
+    pub(crate) propagator: Option<PropagatorSetup>,
+    pub(crate) resource_attributes: BTreeMap<String, String>,
+    pub(crate) instruments: Option<Vec<ApiFormat>>,
+    pub(crate) block_instruments: Option<Vec<ApiFormat>>,
+    pub(crate) flavour: Option<Flavour>,
+    pub(crate) content_capture: Option<bool>,
+    pub(crate) trace_context_propagation: Option<bool>,
+    pub(crate) span_postprocess: Option<SpanPostprocessHook>,
+    pub(crate) redact: Option<RedactHook>,
+    pub(crate) mask_secrets: Option<bool>,
+    pub(crate) telemetry: Option<crate::telemetry::TelemetryLevel>,
+    pub(crate) console: Option<bool>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("app_name", &self.app_name)
+            .field("api_endpoint", &self.api_endpoint)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("enabled", &self.enabled)
+            .field("flavour", &self.flavour)
+            .field("content_capture", &self.content_capture)
+            .finish_non_exhaustive()
+    }
+}
+
+fn parse_formats(s: &str) -> Option<Vec<ApiFormat>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| match s.to_ascii_lowercase().as_str() {
+            "openai" => Some(ApiFormat::OpenAi),
+            "anthropic" => Some(ApiFormat::Anthropic),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Config {
+    /// A configuration with nothing set: everything comes from the environment or defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `service.name` (overrides `OTEL_SERVICE_NAME`).
+    pub fn with_app_name(mut self, name: impl Into<String>) -> Self {
+        self.app_name = Some(name.into());
+        self
+    }
+
+    /// OTLP base URL (overrides `TRACELOOP_BASE_URL` and `OTEL_EXPORTER_OTLP_ENDPOINT`).
+    pub fn with_api_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.api_endpoint = Some(url.into());
+        self
+    }
+
+    /// API key sent as a bearer token (overrides `TRACELOOP_API_KEY`).
+    pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Exporter headers (override `TRACELOOP_HEADERS`).
+    pub fn with_headers<K: Into<String>, V: Into<String>>(
+        mut self,
+        headers: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.headers = Some(
+            headers
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        );
+        self
+    }
+
+    /// Turns the whole SDK on or off (overrides `TRACELOOP_TRACING_ENABLED` and `OTEL_SDK_DISABLED`).
+    pub fn with_enabled(mut self, enabled: bool) -> Self {
+        self.enabled = Some(enabled);
+        self
+    }
+
+    /// Batch (default) or simple span processing (overrides `TRACELOOP_DISABLE_BATCH`).
+    pub fn with_batch(mut self, batch: bool) -> Self {
+        self.disable_batch = Some(!batch);
+        self
+    }
+
+    /// OTLP protocol for every signal (overrides the `OTEL_EXPORTER_OTLP_*PROTOCOL` variables).
+    pub fn with_protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = Some(protocol);
+        self
+    }
+
+    /// Exports spans to this exporter (batched or simple as configured) instead of OTLP.
+    /// May be called several times.
+    pub fn with_span_exporter<E>(mut self, exporter: E) -> Self
+    where
+        E: opentelemetry_sdk::trace::SpanExporter + 'static,
+    {
+        self.span_exporters.push(Box::new(move |builder, hook, simple| {
+            crate::export::add_exporter(builder, exporter, hook, simple)
+        }));
+        self
+    }
+
+    /// Adds a span processor of your own instead of the default export pipeline (the span
+    /// post-processing hook does not apply to it). May be called several times.
+    pub fn with_span_processor<P>(mut self, processor: P) -> Self
+    where
+        P: opentelemetry_sdk::trace::SpanProcessor + 'static,
+    {
+        self.span_exporters
+            .push(Box::new(move |builder, _, _| builder.with_span_processor(processor)));
+        self
+    }
+
+    /// Metrics on or off (overrides `TRACELOOP_METRICS_ENABLED`).
+    pub fn with_metrics(mut self, on: bool) -> Self {
+        self.metrics = Some(on);
+        self
+    }
+
+    /// Exports metrics to this exporter (with a periodic reader) instead of OTLP.
+    pub fn with_metric_exporter<E>(mut self, exporter: E) -> Self
+    where
+        E: opentelemetry_sdk::metrics::exporter::PushMetricExporter + 'static,
+    {
+        self.metric_exporter = Some(Box::new(move |b| {
+            b.with_reader(opentelemetry_sdk::metrics::PeriodicReader::builder(exporter).build())
+        }));
+        self
+    }
+
+    /// Exports metrics through this reader (e.g. a `ManualReader` in tests).
+    pub fn with_metric_reader<R>(mut self, reader: R) -> Self
+    where
+        R: opentelemetry_sdk::metrics::reader::MetricReader + 'static,
+    {
+        self.metric_exporter = Some(Box::new(move |b| b.with_reader(reader)));
+        self
+    }
+
+    /// Logs pipeline on or off (overrides `TRACELOOP_LOGGING_ENABLED`; always on with the
+    /// events flavour).
+    pub fn with_logging(mut self, on: bool) -> Self {
+        self.logging = Some(on);
+        self
+    }
+
+    /// Exports log events to this exporter instead of OTLP.
+    pub fn with_log_exporter<E>(mut self, exporter: E) -> Self
+    where
+        E: opentelemetry_sdk::logs::LogExporter + 'static,
+    {
+        self.log_exporter = Some(Box::new(move |b| b.with_simple_exporter(exporter)));
+        self
+    }
+
+    /// The sampler (overrides `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`).
+    pub fn with_sampler(mut self, sampler: SamplerChoice) -> Self {
+        self.sampler = Some(sampler);
+        self
+    }
+
+    /// Installs this propagator globally (default: W3C trace context + baggage).
+    pub fn with_propagator<P>(mut self, propagator: P) -> Self
+    where
+        P: opentelemetry::propagation::TextMapPropagator + Send + Sync + 'static,
+    {
+        self.propagator = Some(Box::new(move || {
+            opentelemetry::global::set_text_map_propagator(propagator)
+        }));
+        self
+    }
+
+    /// Extra resource attributes (merged over `OTEL_RESOURCE_ATTRIBUTES`).
+    pub fn with_resource_attributes<K: Into<String>, V: Into<String>>(
+        mut self,
+        attrs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.resource_attributes
+            .extend(attrs.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// Only these provider instrumentations (overrides `TRACELOOP_INSTRUMENTS`).
+    pub fn with_instruments(mut self, formats: impl IntoIterator<Item = ApiFormat>) -> Self {
+        self.instruments = Some(formats.into_iter().collect());
+        self
+    }
+
+    /// Never these provider instrumentations (overrides `TRACELOOP_BLOCK_INSTRUMENTS`).
+    pub fn with_block_instruments(mut self, formats: impl IntoIterator<Item = ApiFormat>) -> Self {
+        self.block_instruments = Some(formats.into_iter().collect());
+        self
+    }
+
+    /// Output flavour (overrides `TRACELOOP_OUTPUT_FLAVOUR`).
+    pub fn with_flavour(mut self, flavour: Flavour) -> Self {
+        self.flavour = Some(flavour);
+        self
+    }
+
+    /// Content capture (overrides `TRACELOOP_TRACE_CONTENT`).
+    pub fn with_content_capture(mut self, on: bool) -> Self {
+        self.content_capture = Some(on);
+        self
+    }
+
+    /// W3C trace-context propagation to LLM requests (overrides
+    /// `TRACELOOP_TRACE_CONTEXT_PROPAGATION`).
+    pub fn with_trace_context_propagation(mut self, on: bool) -> Self {
+        self.trace_context_propagation = Some(on);
+        self
+    }
+
+    /// A hook that sees every finished span before export and may change it (e.g. redact).
+    pub fn with_span_postprocess(
+        mut self,
+        hook: impl Fn(&mut opentelemetry_sdk::trace::SpanData) + Send + Sync + 'static,
+    ) -> Self {
+        self.span_postprocess = Some(Arc::new(hook));
+        self
+    }
+
+    /// A hook that sees the structured content of each LLM call (before it is rendered,
+    /// whatever the sampling decision) and may mask or drop parts of it.
+    pub fn with_redaction(
+        mut self,
+        hook: impl Fn(&Target, &mut Content) + Send + Sync + 'static,
+    ) -> Self {
+        self.redact = Some(Arc::new(hook));
+        self
+    }
+
+    /// Built-in masking of API keys, bearer tokens and e-mail addresses in content
+    /// (overrides `TRACELOOP_MASK_SECRETS`). Runs before the [`Config::with_redaction`] hook.
+    pub fn with_secret_masking(mut self, on: bool) -> Self {
+        self.mask_secrets = Some(on);
+        self
+    }
+
+    /// SDK fault telemetry level (overrides `TRACELOOP_TELEMETRY`; `DO_NOT_TRACK` and `CI`
+    /// still force it off). See TELEMETRY.md.
+    pub fn with_telemetry(mut self, level: crate::telemetry::TelemetryLevel) -> Self {
+        self.telemetry = Some(level);
+        self
+    }
+
+    /// Forces the console exporter on (or off) whatever else is configured.
+    pub fn with_console(mut self, on: bool) -> Self {
+        self.console = Some(on);
+        self
+    }
+}
+
+/// Reads variables through an injectable lookup, collecting invalid values.
+pub(crate) struct Env<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    pub(crate) errors: Vec<ConfigError>,
+}
+
+impl<'a> Env<'a> {
+    pub(crate) fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Env {
+            lookup,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The raw (trimmed, non-empty) value of a documented variable.
+    pub(crate) fn get(&self, name: &'static str) -> Option<String> {
+        debug_assert!(
+            ENV_VARS.iter().any(|v| v.name == name),
+            "{name} is read but not documented in ENV_VARS"
+        );
+        (self.lookup)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub(crate) fn parsed<T>(
+        &mut self,
+        name: &'static str,
+        expected: &'static str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<T> {
+        let raw = self.get(name)?;
+        match parse(&raw) {
+            Some(v) => Some(v),
+            None => {
+                let secret = name.contains("HEADERS") || name.contains("KEY");
+                self.errors.push(ConfigError::InvalidValue {
+                    name,
+                    value: if secret { "<redacted>".into() } else { raw },
+                    expected,
+                });
+                None
+            }
+        }
+    }
+
+    pub(crate) fn bool(&mut self, name: &'static str) -> Option<bool> {
+        self.parsed(name, "true/false, 1/0, yes/no or on/off", parse_bool)
+    }
+}
+
+/// Where one signal is exported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SignalEndpoint {
+    pub(crate) url: String,
+    pub(crate) protocol: Protocol,
+    pub(crate) headers: BTreeMap<String, String>,
+}
+
+/// The configuration after applying code > env > default.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Resolved {
+    pub(crate) enabled: bool,
+    pub(crate) app_name: String,
+    pub(crate) resource: BTreeMap<String, String>,
+    /// `None`: console output (zero-setup default).
+    pub(crate) traces: Option<SignalEndpoint>,
+    pub(crate) metrics_endpoint: Option<SignalEndpoint>,
+    pub(crate) logs_endpoint: Option<SignalEndpoint>,
+    pub(crate) console: bool,
+    pub(crate) disable_batch: bool,
+    pub(crate) metrics: bool,
+    pub(crate) logging: bool,
+    pub(crate) flavour: Flavour,
+    pub(crate) content_capture: bool,
+    pub(crate) propagation: bool,
+    pub(crate) instruments: Option<Vec<ApiFormat>>,
+    pub(crate) block_instruments: Vec<ApiFormat>,
+    pub(crate) sampler: SamplerChoice,
+    pub(crate) mask_secrets: bool,
+}
+
+fn sampler_from_env(env: &mut Env<'_>) -> Option<SamplerChoice> {
+    let arg = env.parsed(OTEL_TRACES_SAMPLER_ARG, "a number from 0.0 to 1.0", |s| {
+        s.parse::<f64>().ok().filter(|r| (0.0..=1.0).contains(r))
+    });
+    let ratio = arg.unwrap_or(1.0);
+    env.parsed(
+        OTEL_TRACES_SAMPLER,
+        "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio",
+        |s| match s.to_ascii_lowercase().as_str() {
+            "always_on" => Some(SamplerChoice::AlwaysOn),
+            "always_off" => Some(SamplerChoice::AlwaysOff),
+            "traceidratio" => Some(SamplerChoice::TraceIdRatio(ratio)),
+            "parentbased_always_on" => Some(SamplerChoice::ParentBasedAlwaysOn),
+            "parentbased_always_off" => Some(SamplerChoice::ParentBasedAlwaysOff),
+            "parentbased_traceidratio" => Some(SamplerChoice::ParentBasedTraceIdRatio(ratio)),
+            _ => None,
+        },
+    )
+}
+
+fn default_app_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "unknown_service".into())
+}
+
+/// Applies code > env > default. Invalid env values are collected in `env.errors` and
+/// replaced by the default.
+pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
+    // Enabled: the builder wins; otherwise any env "off" wins.
+    let tracing_enabled = env.bool(TRACELOOP_TRACING_ENABLED);
+    let sdk_disabled = env.bool(OTEL_SDK_DISABLED);
+    let enabled = config
+        .enabled
+        .unwrap_or(tracing_enabled.unwrap_or(true) && !sdk_disabled.unwrap_or(false));
+
+    let app_name = config
+        .app_name
+        .clone()
+        .or_else(|| env.get(OTEL_SERVICE_NAME))
+        .unwrap_or_else(default_app_name);
+    let mut resource = env
+        .parsed(OTEL_RESOURCE_ATTRIBUTES, "k=v,k2=v2", parse_key_values)
+        .unwrap_or_default();
+    resource.extend(config.resource_attributes.clone());
+    resource.insert("service.name".into(), app_name.clone());
+
+    let api_key = config.api_key.clone().or_else(|| env.get(TRACELOOP_API_KEY));
+    let endpoint = config
+        .api_endpoint
+        .clone()
+        .or_else(|| env.get(TRACELOOP_BASE_URL))
+        .or_else(|| env.get(OTEL_EXPORTER_OTLP_ENDPOINT))
+        .or_else(|| api_key.as_ref().map(|_| DEFAULT_TRACELOOP_ENDPOINT.to_owned()));
+
+    let mut headers = env
+        .parsed(OTEL_EXPORTER_OTLP_HEADERS, "k=v,k2=v2", parse_key_values)
+        .unwrap_or_default();
+    match &config.headers {
+        Some(h) => headers.extend(h.clone()),
+        None => headers.extend(
+            env.parsed(TRACELOOP_HEADERS, "k=v,k2=v2", parse_key_values)
+                .unwrap_or_default(),
+        ),
+    }
+    if let Some(key) = &api_key
+        && !headers.keys().any(|k| k.eq_ignore_ascii_case("authorization"))
+    {
+        headers.insert("Authorization".into(), format!("Bearer {key}"));
+    }
+    let general_protocol = env.parsed(
+        OTEL_EXPORTER_OTLP_PROTOCOL,
+        "http/protobuf, http/json or grpc",
+        Protocol::parse,
+    );
+    let mut signal = |signal_endpoint: &'static str,
+                      signal_protocol: &'static str,
+                      signal_headers: &'static str,
+                      path: &str|
+     -> Option<SignalEndpoint> {
+        let specific = env.get(signal_endpoint);
+        let specific_protocol =
+            env.parsed(signal_protocol, "http/protobuf, http/json or grpc", Protocol::parse);
+        let mut h = headers.clone();
+        if let Some(extra) = env.parsed(signal_headers, "k=v,k2=v2", parse_key_values) {
+            h.extend(extra);
+        }
+        let base = match (&config.api_endpoint, &specific) {
+            (Some(_), _) | (None, None) => endpoint.clone()?,
+            (None, Some(url)) => url.clone(),
+        };
+        let scheme_grpc = base.starts_with("grpc://") || base.starts_with("grpcs://");
+        // One rule for every signal: code > signal env > general env > URL scheme > http/protobuf.
+        let protocol = config
+            .protocol
+            .or(specific_protocol)
+            .or(general_protocol)
+            .unwrap_or(if scheme_grpc {
+                Protocol::Grpc
+            } else {
+                Protocol::HttpProtobuf
+            });
+        let base = base
+            .replacen("grpcs://", "https://", 1)
+            .replacen("grpc://", "http://", 1);
+        let url = if specific.is_some() && config.api_endpoint.is_none() {
+            base
+        } else if protocol == Protocol::Grpc {
+            base.trim_end_matches('/').to_owned()
+        } else {
+            let trimmed = base.trim_end_matches('/');
+            if trimmed.ends_with(path) {
+                trimmed.to_owned()
+            } else {
+                format!("{trimmed}{path}")
+            }
+        };
+        Some(SignalEndpoint {
+            url,
+            protocol,
+            headers: h,
+        })
+    };
+    let traces = signal(
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+        OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+        "/v1/traces",
+    );
+    let metrics_endpoint = signal(
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+        OTEL_EXPORTER_OTLP_METRICS_HEADERS,
+        "/v1/metrics",
+    );
+    let logs_endpoint = signal(
+        OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
+        OTEL_EXPORTER_OTLP_LOGS_PROTOCOL,
+        OTEL_EXPORTER_OTLP_LOGS_HEADERS,
+        "/v1/logs",
+    );
+    let has_custom = !config.span_exporters.is_empty();
+    let console = config
+        .console
+        .unwrap_or(traces.is_none() && !has_custom);
+
+    let flavour = config.flavour.or_else(|| {
+        env.parsed(
+            TRACELOOP_OUTPUT_FLAVOUR,
+            "current, legacy or events",
+            Flavour::parse,
+        )
+    });
+    let flavour = flavour.unwrap_or_default();
+    let logging_env = env.bool(TRACELOOP_LOGGING_ENABLED);
+    let logging = flavour == Flavour::Events
+        || config.log_exporter.is_some()
+        || config.logging.or(logging_env).unwrap_or(false);
+    let metrics_env = env.bool(TRACELOOP_METRICS_ENABLED);
+    let content_env = env.bool(TRACELOOP_TRACE_CONTENT);
+    let propagation_env = env.bool(TRACELOOP_TRACE_CONTEXT_PROPAGATION);
+    let batch_env = env.bool(TRACELOOP_DISABLE_BATCH);
+    let mask_env = env.bool(TRACELOOP_MASK_SECRETS);
+    let instruments_env = env.parsed(
+        TRACELOOP_INSTRUMENTS,
+        "a comma-separated list of openai, anthropic",
+        parse_formats,
+    );
+    let block_env = env.parsed(
+        TRACELOOP_BLOCK_INSTRUMENTS,
+        "a comma-separated list of openai, anthropic",
+        parse_formats,
+    );
+    let sampler_env = sampler_from_env(env);
+    Resolved {
+        enabled,
+        app_name,
+        resource,
+        traces,
+        metrics_endpoint,
+        logs_endpoint,
+        console,
+        disable_batch: config.disable_batch.or(batch_env).unwrap_or(false),
+        metrics: config.metrics.or(metrics_env).unwrap_or(true),
+        logging,
+        flavour,
+        content_capture: config.content_capture.or(content_env).unwrap_or(true),
+        propagation: config
+            .trace_context_propagation
+            .or(propagation_env)
+            .unwrap_or(true),
+        instruments: config.instruments.clone().or(instruments_env),
+        block_instruments: config
+            .block_instruments
+            .clone()
+            .or(block_env)
+            .unwrap_or_default(),
+        sampler: config
+            .sampler
+            .or(sampler_env)
+            .unwrap_or(SamplerChoice::ParentBasedAlwaysOn),
+        mask_secrets: config.mask_secrets.or(mask_env).unwrap_or(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    fn resolve_with(config: &Config, vars: &[(&str, &str)]) -> (Resolved, Vec<ConfigError>) {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |k: &str| map.get(k).cloned();
+        let mut env = Env::new(&lookup);
+        let r = resolve(config, &mut env);
+        (r, env.errors)
+    }
+
+    #[test]
+    fn truthiness_rule() {
+        for t in ["true", "TRUE", " 1 ", "yes", "On"] {
+            assert_eq!(parse_bool(t), Some(true), "{t}");
+        }
+        for f in ["false", "0", "no", "OFF"] {
+            assert_eq!(parse_bool(f), Some(false), "{f}");
+        }
+        for bad in ["", "2", "enabled", "truee"] {
+            assert_eq!(parse_bool(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn key_values_are_url_decoded() {
+        let kv = parse_key_values("a=1, b%20c=x%3Dy ,empty=").unwrap();
+        assert_eq!(kv["a"], "1");
+        assert_eq!(kv["b c"], "x=y");
+        assert_eq!(kv["empty"], "");
+        assert!(parse_key_values("novalue").is_none());
+        assert!(parse_key_values("a=%zz").is_none());
+    }
+
+    #[test]
+    fn zero_setup_is_console() {
+        let (r, errors) = resolve_with(&Config::new(), &[]);
+        assert!(errors.is_empty());
+        assert!(r.console);
+        assert!(r.traces.is_none());
+        assert!(r.content_capture && r.metrics && r.propagation && r.enabled);
+        assert_eq!(r.flavour, Flavour::Current);
+    }
+
+    #[test]
+    fn api_key_alone_uses_traceloop_endpoint_with_bearer() {
+        let (r, _) = resolve_with(&Config::new(), &[(TRACELOOP_API_KEY, "sk-123")]);
+        let t = r.traces.unwrap();
+        assert_eq!(t.url, "https://api.traceloop.com/v1/traces");
+        assert_eq!(t.headers["Authorization"], "Bearer sk-123");
+        assert_eq!(t.protocol, Protocol::HttpProtobuf);
+        assert!(!r.console);
+    }
+
+    #[test]
+    fn code_beats_env_beats_default() {
+        let env = [
+            (TRACELOOP_BASE_URL, "http://env:4318"),
+            (TRACELOOP_TRACE_CONTENT, "false"),
+            (TRACELOOP_OUTPUT_FLAVOUR, "legacy"),
+            (OTEL_SERVICE_NAME, "env-svc"),
+        ];
+        let (r, _) = resolve_with(&Config::new(), &env);
+        assert_eq!(r.traces.as_ref().unwrap().url, "http://env:4318/v1/traces");
+        assert!(!r.content_capture);
+        assert_eq!(r.flavour, Flavour::Legacy);
+        assert_eq!(r.app_name, "env-svc");
+        let code = Config::new()
+            .with_api_endpoint("http://code:4318/")
+            .with_content_capture(true)
+            .with_flavour(Flavour::Events)
+            .with_app_name("code-svc");
+        let (r, _) = resolve_with(&code, &env);
+        assert_eq!(r.traces.as_ref().unwrap().url, "http://code:4318/v1/traces");
+        assert!(r.content_capture);
+        assert_eq!(r.flavour, Flavour::Events);
+        assert!(r.logging, "events flavour needs the logs pipeline");
+        assert_eq!(r.app_name, "code-svc");
+        assert_eq!(r.resource["service.name"], "code-svc");
+    }
+
+    #[test]
+    fn protocol_rule_is_the_same_for_every_signal() {
+        let (r, _) = resolve_with(&Config::new(), &[(TRACELOOP_BASE_URL, "grpc://collector:4317")]);
+        for s in [&r.traces, &r.metrics_endpoint, &r.logs_endpoint] {
+            let s = s.as_ref().unwrap();
+            assert_eq!(s.protocol, Protocol::Grpc);
+            assert_eq!(s.url, "http://collector:4317");
+        }
+        let (r, _) = resolve_with(
+            &Config::new(),
+            &[
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318"),
+                (OTEL_EXPORTER_OTLP_PROTOCOL, "http/json"),
+                (OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, "grpc"),
+                (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, "http://logs:9999/custom"),
+            ],
+        );
+        assert_eq!(r.traces.as_ref().unwrap().protocol, Protocol::HttpJson);
+        assert_eq!(r.traces.as_ref().unwrap().url, "http://c:4318/v1/traces");
+        assert_eq!(r.metrics_endpoint.as_ref().unwrap().protocol, Protocol::Grpc);
+        assert_eq!(r.logs_endpoint.as_ref().unwrap().url, "http://logs:9999/custom");
+        let (r, _) = resolve_with(
+            &Config::new().with_protocol(Protocol::Grpc),
+            &[(OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4317"), (OTEL_EXPORTER_OTLP_PROTOCOL, "http/json")],
+        );
+        assert_eq!(r.traces.unwrap().protocol, Protocol::Grpc);
+    }
+
+    #[test]
+    fn headers_merge_and_api_key_does_not_override_explicit_authorization() {
+        let (r, _) = resolve_with(
+            &Config::new(),
+            &[
+                (TRACELOOP_BASE_URL, "http://c"),
+                (OTEL_EXPORTER_OTLP_HEADERS, "x-a=1,x-b=2"),
+                (TRACELOOP_HEADERS, "x-b=3,Authorization=Basic%20abc"),
+                (TRACELOOP_API_KEY, "k"),
+                (OTEL_EXPORTER_OTLP_TRACES_HEADERS, "x-t=1"),
+            ],
+        );
+        let t = r.traces.unwrap();
+        assert_eq!(t.headers["x-a"], "1");
+        assert_eq!(t.headers["x-b"], "3");
+        assert_eq!(t.headers["x-t"], "1");
+        assert_eq!(t.headers["Authorization"], "Basic abc");
+        assert!(!r.metrics_endpoint.unwrap().headers.contains_key("x-t"));
+    }
+
+    #[test]
+    fn disabled_by_any_env_switch_unless_code_says_otherwise() {
+        let (r, _) = resolve_with(&Config::new(), &[(OTEL_SDK_DISABLED, "true")]);
+        assert!(!r.enabled);
+        let (r, _) = resolve_with(&Config::new(), &[(TRACELOOP_TRACING_ENABLED, "false")]);
+        assert!(!r.enabled);
+        let (r, _) = resolve_with(&Config::new().with_enabled(true), &[(OTEL_SDK_DISABLED, "1")]);
+        assert!(r.enabled);
+    }
+
+    #[test]
+    fn invalid_values_are_reported_and_defaulted() {
+        let (r, errors) = resolve_with(
+            &Config::new(),
+            &[
+                (TRACELOOP_TRACE_CONTENT, "maybe"),
+                (OTEL_TRACES_SAMPLER, "sometimes"),
+                (TRACELOOP_OUTPUT_FLAVOUR, "fancy"),
+                (TRACELOOP_HEADERS, "secret-without-equals"),
+            ],
+        );
+        assert!(r.content_capture);
+        assert_eq!(r.flavour, Flavour::Current);
+        let names: Vec<_> = errors
+            .iter()
+            .map(|e| match e {
+                ConfigError::InvalidValue { name, .. } => *name,
+                _ => "",
+            })
+            .collect();
+        assert_eq!(
+            names,
+            vec![TRACELOOP_HEADERS, TRACELOOP_OUTPUT_FLAVOUR, TRACELOOP_TRACE_CONTENT, OTEL_TRACES_SAMPLER]
+        );
+        let header_error = errors[0].to_string();
+        assert!(!header_error.contains("secret"), "{header_error}");
+    }
+
+    #[test]
+    fn sampler_from_env() {
+        let (r, _) = resolve_with(
+            &Config::new(),
+            &[(OTEL_TRACES_SAMPLER, "parentbased_traceidratio"), (OTEL_TRACES_SAMPLER_ARG, "0.25")],
+        );
+        assert_eq!(r.sampler, SamplerChoice::ParentBasedTraceIdRatio(0.25));
+        let (r, errors) = resolve_with(&Config::new(), &[(OTEL_TRACES_SAMPLER_ARG, "7")]);
+        assert_eq!(r.sampler, SamplerChoice::ParentBasedAlwaysOn);
+        assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn every_read_variable_is_documented_and_every_documented_variable_is_read() {
+        let read = RefCell::new(Vec::<String>::new());
+        let lookup = |k: &str| {
+            read.borrow_mut().push(k.to_owned());
+            None
+        };
+        let mut env = Env::new(&lookup);
+        let _ = resolve(&Config::new(), &mut env);
+        let read: std::collections::BTreeSet<String> = read.into_inner().into_iter().collect();
+        let documented: std::collections::BTreeSet<String> = ENV_VARS
+            .iter()
+            .map(|v| v.name.to_owned())
+            // Read by the telemetry module (see its own tests), not by `resolve`.
+            .filter(|n| {
+                ![TRACELOOP_TELEMETRY, TRACELOOP_TELEMETRY_ENDPOINT, DO_NOT_TRACK, CI].contains(&n.as_str())
+            })
+            .collect();
+        assert_eq!(read, documented);
+    }
+}
+
+#[cfg(test)]
+mod doc_tests {
+    use super::ENV_VARS;
+
+    /// The table in `docs/configuration.md` (rendered in the crate docs) lists exactly the
+    /// variables in [`ENV_VARS`], with the same defaults.
+    #[test]
+    fn documented_table_equals_what_the_code_reads() {
+        let doc = include_str!("docs/configuration.md");
+        let rows: Vec<(String, String)> = doc
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                let cells: Vec<&str> = l.split(" | ").collect();
+                (
+                    cells[0].trim_start_matches("| ").trim_matches('`').to_owned(),
+                    cells[1].to_owned(),
+                )
+            })
+            .collect();
+        let code: Vec<(String, String)> = ENV_VARS
+            .iter()
+            .map(|v| (v.name.to_owned(), v.default.to_owned()))
+            .collect();
+        assert_eq!(rows, code);
+    }
+}

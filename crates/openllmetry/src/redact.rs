@@ -1,0 +1,212 @@
+//! Built-in masking of common secrets inside recorded content.
+//!
+//! Masking works on the structured content (every string inside messages, tool arguments,
+//! tool results, system instructions and tool definitions) before it is rendered, so the
+//! JSON that reaches a span or event stays valid. It recognises:
+//!
+//! * API keys by their well-known prefixes (`sk-`, `sk-ant-`, `sk_live_`, `pk_live_`,
+//!   `rk_live_`, `ghp_`, `gho_`, `ghs_`, `github_pat_`, `glpat-`, `xoxb-`, `xoxp-`, `AKIA`,
+//!   `AIza`) followed by at least 16 key characters → `[REDACTED_KEY]`;
+//! * `Bearer <token>` → `Bearer [REDACTED]`;
+//! * e-mail addresses → `[REDACTED_EMAIL]`.
+
+use openllmetry_core::Content;
+use openllmetry_semconv::message::Part;
+use serde_json::Value;
+
+const KEY_PREFIXES: &[&str] = &[
+    "sk-ant-", "sk-", "sk_live_", "sk_test_", "pk_live_", "rk_live_", "ghp_", "gho_", "ghs_",
+    "github_pat_", "glpat-", "xoxb-", "xoxp-", "AKIA", "AIza",
+];
+const MIN_KEY_BODY: usize = 16;
+
+fn is_key_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+fn is_email_local_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "._%+-".contains(c)
+}
+
+fn is_domain_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '.'
+}
+
+/// Masks secrets in one string. Returns `None` when nothing was found (no allocation).
+pub fn mask_str(s: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut changed = false;
+    let mut i = 0;
+    let bytes = s.as_bytes();
+    while i < s.len() {
+        let rest = &s[i..];
+        let at_boundary = i == 0 || !is_key_char(s[..i].chars().next_back().unwrap_or(' '));
+        // Bearer tokens.
+        if at_boundary && rest.len() > 7 && rest[..7].eq_ignore_ascii_case("bearer ") {
+            let token_len = rest[7..]
+                .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',')
+                .unwrap_or(rest.len() - 7);
+            if token_len > 0 {
+                out.push_str(&rest[..7]);
+                out.push_str("[REDACTED]");
+                i += 7 + token_len;
+                changed = true;
+                continue;
+            }
+        }
+        // API keys.
+        if at_boundary
+            && let Some(prefix) = KEY_PREFIXES.iter().find(|p| rest.starts_with(**p))
+        {
+            let body_len = rest[prefix.len()..]
+                .find(|c: char| !is_key_char(c))
+                .unwrap_or(rest.len() - prefix.len());
+            if body_len >= MIN_KEY_BODY {
+                out.push_str("[REDACTED_KEY]");
+                i += prefix.len() + body_len;
+                changed = true;
+                continue;
+            }
+        }
+        // E-mail addresses: local@domain.tld
+        if bytes[i] == b'@' && i > 0 {
+            let local_start = s[..i]
+                .char_indices()
+                .rev()
+                .take_while(|(_, c)| is_email_local_char(*c))
+                .last()
+                .map(|(j, _)| j);
+            let domain_len = rest[1..]
+                .find(|c: char| !is_domain_char(c))
+                .unwrap_or(rest.len() - 1);
+            let domain = rest[1..1 + domain_len].trim_end_matches('.');
+            if let Some(start) = local_start
+                && domain.contains('.')
+                && !domain.starts_with('.')
+            {
+                // Remove the local part already copied to `out`.
+                let local_len = i - start;
+                let keep = out.len().saturating_sub(local_len);
+                out.truncate(keep);
+                out.push_str("[REDACTED_EMAIL]");
+                i += 1 + domain.len();
+                changed = true;
+                continue;
+            }
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        out.push(c);
+        i += c.len_utf8();
+    }
+    changed.then_some(out)
+}
+
+fn mask_string(s: &mut String) {
+    if let Some(m) = mask_str(s) {
+        *s = m;
+    }
+}
+
+fn mask_json(v: &mut Value) {
+    match v {
+        Value::String(s) => mask_string(s),
+        Value::Array(a) => a.iter_mut().for_each(mask_json),
+        Value::Object(o) => o.values_mut().for_each(mask_json),
+        _ => {}
+    }
+}
+
+fn mask_part(p: &mut Part) {
+    match p {
+        Part::Text { content } | Part::Reasoning { content } => mask_string(content),
+        Part::ToolCall { arguments, .. } => {
+            if let Some(a) = arguments {
+                mask_json(a);
+            }
+        }
+        Part::ToolCallResponse { response, .. } => mask_json(response),
+        Part::Uri { uri, .. } => mask_string(uri),
+        Part::Generic(map) => map.values_mut().for_each(mask_json),
+        _ => {}
+    }
+}
+
+/// Masks secrets everywhere in `content`.
+pub fn mask_content(content: &mut Content) {
+    content.system_instructions.iter_mut().for_each(mask_part);
+    for m in &mut content.input_messages {
+        m.parts.iter_mut().for_each(mask_part);
+    }
+    for m in &mut content.output_messages {
+        m.parts.iter_mut().for_each(mask_part);
+    }
+    for t in &mut content.tool_definitions {
+        if let Some(d) = &mut t.description {
+            mask_string(d);
+        }
+        if let Some(p) = &mut t.parameters {
+            mask_json(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openllmetry_semconv::message::{ChatMessage, OutputMessage};
+    use serde_json::json;
+
+    #[test]
+    fn masks_keys_tokens_and_emails() {
+        let cases = [
+            ("key sk-abcdefghijklmnop1234 end", "key [REDACTED_KEY] end"),
+            ("sk-ant-api03-AAAAAAAAAAAAAAAAAAAA", "[REDACTED_KEY]"),
+            ("Authorization: Bearer abc.def-123", "Authorization: Bearer [REDACTED]"),
+            ("mail jane.doe+x@example.co.uk, thanks", "mail [REDACTED_EMAIL], thanks"),
+            ("AKIAABCDEFGHIJKLMNOP", "[REDACTED_KEY]"),
+            ("ghp_0123456789abcdefghij", "[REDACTED_KEY]"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(mask_str(input).as_deref(), Some(want), "{input}");
+        }
+    }
+
+    #[test]
+    fn leaves_ordinary_text_alone() {
+        for s in ["sk-short", "ask-questions-about-everything", "a @ b", "user@localhost", "naïve café", ""] {
+            assert_eq!(mask_str(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn masking_keeps_json_valid_everywhere() {
+        let mut c = Content {
+            system_instructions: vec![Part::text("ops: admin@corp.example")],
+            input_messages: vec![ChatMessage {
+                role: "user".into(),
+                parts: vec![Part::text("my key is sk-proj-ABCDEFGHIJKLMNOPQRST \"quoted\"")],
+                name: None,
+            }],
+            output_messages: vec![OutputMessage {
+                role: "assistant".into(),
+                parts: vec![Part::ToolCall {
+                    id: None,
+                    name: "send".into(),
+                    arguments: Some(json!({"to": "bob@example.org", "n": 1})),
+                }],
+                name: None,
+                finish_reason: "tool_call".into(),
+            }],
+            tool_definitions: vec![],
+        };
+        mask_content(&mut c);
+        let input = serde_json::to_string(&c.input_messages).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&input).unwrap();
+        assert_eq!(parsed[0]["parts"][0]["content"], "my key is [REDACTED_KEY] \"quoted\"");
+        assert_eq!(
+            serde_json::to_value(&c.output_messages).unwrap()[0]["parts"][0]["arguments"],
+            json!({"to": "[REDACTED_EMAIL]", "n": 1})
+        );
+        assert_eq!(c.system_instructions, vec![Part::text("ops: [REDACTED_EMAIL]")]);
+    }
+}
