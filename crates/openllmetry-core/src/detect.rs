@@ -272,9 +272,11 @@ pub fn detect(method: &str, url: &str) -> Option<Target> {
 mod tests {
     use super::*;
 
+    type Expected = Option<(ApiFormat, Operation, &'static str, &'static str)>;
+
     #[test]
     fn detection_table() {
-        let cases: &[(&str, Option<(ApiFormat, Operation, &str, &str)>)] = &[
+        let cases: &[(&str, Expected)] = &[
             (
                 "https://api.openai.com/v1/chat/completions",
                 Some((
