@@ -1,1 +1,2 @@
 //! Test support for openllmetry-rs.
+pub mod telemetry_receiver;
