@@ -20,6 +20,10 @@ pub const DEFAULT_BATCH_DELAY: Duration = Duration::from_secs(30);
 /// Default bound on how long [`shutdown`](super::shutdown) waits for a pending upload.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Longest accepted duration setting (longer values are clamped to it), so that adding a
+/// setting to an `Instant` can never overflow.
+const MAX_SETTING: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
+
 /// Where and how often reports are sent. Only used at level `on` (`debug` uses the schedule
 /// but prints instead of sending).
 ///
@@ -92,9 +96,10 @@ impl TelemetryConfig {
         self
     }
 
-    /// Sets the minimum time between two uploads (default one hour).
+    /// Sets the minimum time between two uploads (default one hour). Durations passed to the
+    /// setters are clamped to ten years.
     pub fn with_interval(mut self, interval: Duration) -> Self {
-        self.interval = interval;
+        self.interval = interval.min(MAX_SETTING);
         self
     }
 
@@ -106,19 +111,19 @@ impl TelemetryConfig {
 
     /// Sets the hard timeout of one upload attempt (default 3 s). There is at most one retry.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = timeout.min(MAX_SETTING);
         self
     }
 
     /// Sets the wait between the first fault and the first report (default 30 s).
     pub fn with_batch_delay(mut self, batch_delay: Duration) -> Self {
-        self.batch_delay = batch_delay;
+        self.batch_delay = batch_delay.min(MAX_SETTING);
         self
     }
 
     /// Sets the bound on how long [`shutdown`](super::shutdown) waits (default 1 s).
     pub fn with_shutdown_timeout(mut self, shutdown_timeout: Duration) -> Self {
-        self.shutdown_timeout = shutdown_timeout;
+        self.shutdown_timeout = shutdown_timeout.min(MAX_SETTING);
         self
     }
 

@@ -162,8 +162,10 @@ impl fmt::Display for Status {
 pub fn install(decision: Decision, config: TelemetryConfig) -> Status {
     worker::install(decision, config);
     let status = status();
-    if status.level() == TelemetryLevel::On {
-        worker::print_on_notice(status.endpoint());
+    if status.level() == TelemetryLevel::On
+        && let Some(g) = worker::global()
+    {
+        worker::print_on_notice(g.config());
     }
     status
 }

@@ -151,14 +151,8 @@ impl Uploader {
 
     fn attempt(&mut self, endpoint: &Endpoint, body: &[u8]) -> Outcome {
         let deadline = Instant::now() + self.timeout;
-        let Ok(tcp) = connect(endpoint, deadline) else {
-            return Outcome::Failed;
-        };
-        let mut stream = DeadlineStream {
-            inner: tcp,
-            deadline,
-        };
-        let status = if endpoint.tls {
+        // Everything that can fail without the network is done before connecting.
+        let tls = if endpoint.tls {
             let Some(config) = self.tls_config() else {
                 return Outcome::Failed;
             };
@@ -168,10 +162,20 @@ impl Uploader {
             let Ok(conn) = rustls::ClientConnection::new(config, name) else {
                 return Outcome::Failed;
             };
-            let mut tls = rustls::StreamOwned::new(conn, stream);
-            exchange(&mut tls, endpoint, body)
+            Some(conn)
         } else {
-            exchange(&mut stream, endpoint, body)
+            None
+        };
+        let Ok(tcp) = connect(endpoint, deadline) else {
+            return Outcome::Failed;
+        };
+        let mut stream = DeadlineStream {
+            inner: tcp,
+            deadline,
+        };
+        let status = match tls {
+            Some(conn) => exchange(&mut rustls::StreamOwned::new(conn, stream), endpoint, body),
+            None => exchange(&mut stream, endpoint, body),
         };
         match status {
             Ok(200..=299) => Outcome::Accepted,

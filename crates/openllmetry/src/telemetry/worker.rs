@@ -93,6 +93,9 @@ impl Global {
             TelemetryLevel::Debug => Sink::Stderr,
             TelemetryLevel::Off | TelemetryLevel::Local => return None,
         };
+        if self.config.max_uploads() == 0 {
+            return None;
+        }
         let (tx, rx) = sync_channel(4);
         let config = self.config.clone();
         let spawned = std::thread::Builder::new()
@@ -149,17 +152,33 @@ pub(crate) fn install(decision: Decision, config: TelemetryConfig) -> bool {
 }
 
 /// Prints the one-line `on` notice to stderr, once per process.
-pub(crate) fn print_on_notice(endpoint: &str) {
+pub(crate) fn print_on_notice(config: &TelemetryConfig) {
     if ON_NOTICE_PRINTED.swap(true, Ordering::AcqRel) {
         return;
     }
     let line = format!(
         "openllmetry: telemetry is on: anonymous SDK fault counts (component, operation, fault \
          kind, count, SDK version, OS, arch; never content, messages, ids or host data) are \
-         sent to {endpoint} at most once an hour; turn it off with TRACELOOP_TELEMETRY=off or \
-         DO_NOT_TRACK=1 (see TELEMETRY.md)\n"
+         sent to {} at most once every {}; turn it off with TRACELOOP_TELEMETRY=off or \
+         DO_NOT_TRACK=1 (see TELEMETRY.md)\n",
+        config.endpoint(),
+        human(config.interval()),
     );
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// `1 h`, `10 min`, `30 s`, `250 ms`.
+fn human(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 3600 && secs.is_multiple_of(3600) {
+        format!("{} h", secs / 3600)
+    } else if secs >= 60 && secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else if secs > 0 && d.subsec_nanos() == 0 {
+        format!("{secs} s")
+    } else {
+        format!("{} ms", d.as_millis())
+    }
 }
 
 /// The recording path: cheap, non-blocking, never panics out.
