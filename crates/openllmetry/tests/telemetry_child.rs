@@ -75,12 +75,12 @@ fn child_entry() {
             telemetry::shutdown();
         }
         "notice" => {
-            let config = base.with_batch_delay(Duration::from_millis(200));
+            let config = base.with_batch_delay(Duration::from_millis(500));
             assert_eq!(install("on", config.clone()), TelemetryLevel::On);
             some_faults();
             assert_eq!(install("on", config), TelemetryLevel::On);
             some_faults();
-            std::thread::sleep(Duration::from_millis(800));
+            std::thread::sleep(Duration::from_millis(1200));
             telemetry::shutdown();
         }
         "retry" => {

@@ -43,7 +43,7 @@ fn on_sends_one_aggregated_report() {
     let decision = telemetry::decide(None, &env(&[("TRACELOOP_TELEMETRY", "on")])).unwrap();
     let config = TelemetryConfig::default()
         .with_endpoint(receiver.endpoint())
-        .with_batch_delay(Duration::from_millis(300));
+        .with_batch_delay(Duration::from_secs(1));
     let status = telemetry::install(decision, config);
     assert_eq!(
         (status.level(), status.decided_by()),
