@@ -380,7 +380,10 @@ impl InstrumentationBuilder {
     }
 
     /// Supplies the parent context of LLM spans (default [`Context::current`]).
-    pub fn with_parent_context(mut self, hook: impl Fn() -> Context + Send + Sync + 'static) -> Self {
+    pub fn with_parent_context(
+        mut self,
+        hook: impl Fn() -> Context + Send + Sync + 'static,
+    ) -> Self {
         self.parent_context = Some(Arc::new(hook));
         self
     }
@@ -522,7 +525,9 @@ impl LlmCall {
             Some(e) if e == "gzip" || e == "x-gzip" => {
                 Some(Decoder::Gzip(Box::new(GzDecoder::new(Vec::new()))))
             }
-            Some(e) if e == "deflate" => Some(Decoder::Zlib(Box::new(ZlibDecoder::new(Vec::new())))),
+            Some(e) if e == "deflate" => {
+                Some(Decoder::Zlib(Box::new(ZlibDecoder::new(Vec::new()))))
+            }
             Some(_) => {
                 state.faults.push(FaultKind::UnsupportedEncoding);
                 None
@@ -532,7 +537,10 @@ impl LlmCall {
             None => Mode::Ignore,
             Some(_) if streaming => Mode::Stream {
                 parser: SseParser::default(),
-                acc: StreamAccumulator::new(state.target.format, state.target.operation),
+                acc: Box::new(StreamAccumulator::new(
+                    state.target.format,
+                    state.target.operation,
+                )),
                 done: false,
             },
             Some(_) => Mode::Buffer(Vec::new()),
@@ -573,7 +581,7 @@ enum Mode {
     Buffer(Vec<u8>),
     Stream {
         parser: SseParser,
-        acc: StreamAccumulator,
+        acc: Box<StreamAccumulator>,
         done: bool,
     },
     Ignore,
@@ -798,7 +806,10 @@ fn metric_attributes(
     if let Some(m) = response_model {
         attrs.push(KeyValue::new(attr::GEN_AI_RESPONSE_MODEL, m.to_owned()));
     }
-    attrs.push(KeyValue::new(attr::SERVER_ADDRESS, t.server_address.clone()));
+    attrs.push(KeyValue::new(
+        attr::SERVER_ADDRESS,
+        t.server_address.clone(),
+    ));
     attrs.push(KeyValue::new(attr::SERVER_PORT, i64::from(t.server_port)));
     if let Some(e) = error_type {
         attrs.push(KeyValue::new(attr::ERROR_TYPE, e.to_owned()));
@@ -806,7 +817,12 @@ fn metric_attributes(
     attrs
 }
 
-fn finish(mut state: CallState, status: u16, response: Option<ResponseRecord>, outcome: Outcome<'_>) {
+fn finish(
+    mut state: CallState,
+    status: u16,
+    response: Option<ResponseRecord>,
+    outcome: Outcome<'_>,
+) {
     let inner = state.inner.clone();
     let mut attrs = Vec::with_capacity(24);
     if let Some(r) = &response {
@@ -823,15 +839,16 @@ fn finish(mut state: CallState, status: u16, response: Option<ResponseRecord>, o
     }
     // Errors: transport, provider error body, HTTP status.
     let status_code_str;
-    let error_type: Option<&str> = match (&outcome, response.as_ref().and_then(|r| r.error.as_ref())) {
-        (Outcome::Error(e), _) => Some(*e),
-        (_, Some(pe)) => Some(pe.error_type.as_str()),
-        _ if status >= 400 => {
-            status_code_str = status.to_string();
-            Some(status_code_str.as_str())
-        }
-        _ => None,
-    };
+    let error_type: Option<&str> =
+        match (&outcome, response.as_ref().and_then(|r| r.error.as_ref())) {
+            (Outcome::Error(e), _) => Some(*e),
+            (_, Some(pe)) => Some(pe.error_type.as_str()),
+            _ if status >= 400 => {
+                status_code_str = status.to_string();
+                Some(status_code_str.as_str())
+            }
+            _ => None,
+        };
     if let Some(e) = error_type {
         attrs.push(KeyValue::new(attr::ERROR_TYPE, e.to_owned()));
     }
@@ -932,8 +949,14 @@ mod tests {
     #[test]
     fn not_an_llm_call_is_not_instrumented() {
         let i = Instrumentation::builder().build();
-        assert!(i.start("GET", "https://api.openai.com/v1/models", None).is_none());
-        assert!(i.start("POST", "https://example.com/upload", Some(b"{}")).is_none());
+        assert!(
+            i.start("GET", "https://api.openai.com/v1/models", None)
+                .is_none()
+        );
+        assert!(
+            i.start("POST", "https://example.com/upload", Some(b"{}"))
+                .is_none()
+        );
     }
 
     #[test]
@@ -941,12 +964,29 @@ mod tests {
         let i = Instrumentation::builder()
             .with_blocked_providers([ApiFormat::Anthropic])
             .build();
-        assert!(i.start("POST", "https://api.anthropic.com/v1/messages", Some(b"{}")).is_none());
-        assert!(i.start("POST", "https://api.openai.com/v1/chat/completions", Some(b"{}")).is_some());
+        assert!(
+            i.start("POST", "https://api.anthropic.com/v1/messages", Some(b"{}"))
+                .is_none()
+        );
+        assert!(
+            i.start(
+                "POST",
+                "https://api.openai.com/v1/chat/completions",
+                Some(b"{}")
+            )
+            .is_some()
+        );
         let i = Instrumentation::builder()
             .with_allowed_providers([ApiFormat::Anthropic])
             .build();
-        assert!(i.start("POST", "https://api.openai.com/v1/chat/completions", Some(b"{}")).is_none());
+        assert!(
+            i.start(
+                "POST",
+                "https://api.openai.com/v1/chat/completions",
+                Some(b"{}")
+            )
+            .is_none()
+        );
     }
 
     #[test]

@@ -22,16 +22,16 @@
 pub mod anthropic;
 pub mod detect;
 pub mod fault;
-// pub mod instrument; (enabled once the provider parsers land)
+pub mod instrument;
 pub mod openai;
-// pub mod provider;
+pub mod provider;
 pub mod record;
 pub mod render;
 pub mod sse;
 
 pub use detect::{ApiFormat, Operation, Target, detect};
 pub use fault::{Fault, FaultKind};
-// pub use instrument::{Instrumentation, InstrumentationBuilder, LlmCall, ResponseObserver};
+pub use instrument::{Instrumentation, InstrumentationBuilder, LlmCall, ResponseObserver};
 pub use record::{ProviderError, RequestParams, RequestRecord, ResponseRecord, Usage};
 pub use render::{Content, Flavour};
 pub use sse::{SseEvent, SseParser};

@@ -34,6 +34,7 @@ pub fn parse_response(
 
 /// A stream accumulator of either provider.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per stream, always boxed by the recorder
 pub enum StreamAccumulator {
     /// OpenAI format.
     OpenAi(openai::StreamAccumulator),

@@ -20,7 +20,33 @@ pin_project! {
     pub struct ObservedBody<B> {
         #[pin]
         inner: B,
-        observer: Option<ResponseObserver>,
+        observer: Slot,
+    }
+}
+
+/// Holds the observer; dropping it early (the body was dropped before its end) lets the
+/// observer record the partial data, behind a panic guard.
+struct Slot(Option<ResponseObserver>);
+
+impl Slot {
+    fn as_mut(&mut self) -> Option<&mut ResponseObserver> {
+        self.0.as_mut()
+    }
+
+    fn take(&mut self) -> Option<ResponseObserver> {
+        self.0.take()
+    }
+
+    fn is_some(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(obs) = self.0.take() {
+            let _ = guard(move || drop(obs));
+        }
     }
 }
 
@@ -35,7 +61,10 @@ impl<B> fmt::Debug for ObservedBody<B> {
 impl<B> ObservedBody<B> {
     /// Wraps `inner`; with `observer == None` it is a plain pass-through.
     pub fn new(inner: B, observer: Option<ResponseObserver>) -> Self {
-        ObservedBody { inner, observer }
+        ObservedBody {
+            inner,
+            observer: Slot(observer),
+        }
     }
 
     /// The wrapped body.
@@ -112,14 +141,5 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
-    }
-}
-
-impl<B> Drop for ObservedBody<B> {
-    fn drop(&mut self) {
-        if let Some(obs) = self.observer.take() {
-            // Dropped before the end: the observer records the partial data on drop.
-            let _ = guard(move || drop(obs));
-        }
     }
 }

@@ -26,7 +26,12 @@
 //! # let _ = resp; Ok(()) }
 //! ```
 
-#![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
 
 mod body;
 mod reqwest_mw;

@@ -202,10 +202,8 @@ where
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let instrumentation = self.source.get();
         let url = req.uri().to_string();
-        let call = guard(|| {
-            instrumentation.start(req.method().as_str(), &url, req.body().peek())
-        })
-        .flatten();
+        let call = guard(|| instrumentation.start(req.method().as_str(), &url, req.body().peek()))
+            .flatten();
         if let Some(call) = &call {
             let _ = guard(|| inject(call, req.headers_mut()));
         }
