@@ -352,9 +352,10 @@ impl Config {
     where
         E: opentelemetry_sdk::trace::SpanExporter + 'static,
     {
-        self.span_exporters.push(Box::new(move |builder, hook, simple| {
-            crate::export::add_exporter(builder, exporter, hook, simple)
-        }));
+        self.span_exporters
+            .push(Box::new(move |builder, hook, simple| {
+                crate::export::add_exporter(builder, exporter, hook, simple)
+            }));
         self
     }
 
@@ -364,8 +365,9 @@ impl Config {
     where
         P: opentelemetry_sdk::trace::SpanProcessor + 'static,
     {
-        self.span_exporters
-            .push(Box::new(move |builder, _, _| builder.with_span_processor(processor)));
+        self.span_exporters.push(Box::new(move |builder, _, _| {
+            builder.with_span_processor(processor)
+        }));
         self
     }
 
@@ -383,15 +385,6 @@ impl Config {
         self.metric_exporter = Some(Box::new(move |b| {
             b.with_reader(opentelemetry_sdk::metrics::PeriodicReader::builder(exporter).build())
         }));
-        self
-    }
-
-    /// Exports metrics through this reader (e.g. a `ManualReader` in tests).
-    pub fn with_metric_reader<R>(mut self, reader: R) -> Self
-    where
-        R: opentelemetry_sdk::metrics::reader::MetricReader + 'static,
-    {
-        self.metric_exporter = Some(Box::new(move |b| b.with_reader(reader)));
         self
     }
 
@@ -495,8 +488,9 @@ impl Config {
         self
     }
 
-    /// SDK fault telemetry level (overrides `TRACELOOP_TELEMETRY`; `DO_NOT_TRACK` and `CI`
-    /// still force it off). See TELEMETRY.md.
+    /// SDK fault telemetry level. Unlike other settings it is *combined* with
+    /// `TRACELOOP_TELEMETRY`, `DO_NOT_TRACK` and `CI`: the most restrictive switch wins, so an
+    /// operator can always turn it down. See TELEMETRY.md.
     pub fn with_telemetry(mut self, level: crate::telemetry::TelemetryLevel) -> Self {
         self.telemetry = Some(level);
         self
@@ -639,13 +633,20 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
     resource.extend(config.resource_attributes.clone());
     resource.insert("service.name".into(), app_name.clone());
 
-    let api_key = config.api_key.clone().or_else(|| env.get(TRACELOOP_API_KEY));
+    let api_key = config
+        .api_key
+        .clone()
+        .or_else(|| env.get(TRACELOOP_API_KEY));
     let endpoint = config
         .api_endpoint
         .clone()
         .or_else(|| env.get(TRACELOOP_BASE_URL))
         .or_else(|| env.get(OTEL_EXPORTER_OTLP_ENDPOINT))
-        .or_else(|| api_key.as_ref().map(|_| DEFAULT_TRACELOOP_ENDPOINT.to_owned()));
+        .or_else(|| {
+            api_key
+                .as_ref()
+                .map(|_| DEFAULT_TRACELOOP_ENDPOINT.to_owned())
+        });
 
     let mut headers = env
         .parsed(OTEL_EXPORTER_OTLP_HEADERS, "k=v,k2=v2", parse_key_values)
@@ -658,7 +659,9 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
         ),
     }
     if let Some(key) = &api_key
-        && !headers.keys().any(|k| k.eq_ignore_ascii_case("authorization"))
+        && !headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("authorization"))
     {
         headers.insert("Authorization".into(), format!("Bearer {key}"));
     }
@@ -673,8 +676,11 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
                       path: &str|
      -> Option<SignalEndpoint> {
         let specific = env.get(signal_endpoint);
-        let specific_protocol =
-            env.parsed(signal_protocol, "http/protobuf, http/json or grpc", Protocol::parse);
+        let specific_protocol = env.parsed(
+            signal_protocol,
+            "http/protobuf, http/json or grpc",
+            Protocol::parse,
+        );
         let mut h = headers.clone();
         if let Some(extra) = env.parsed(signal_headers, "k=v,k2=v2", parse_key_values) {
             h.extend(extra);
@@ -734,9 +740,7 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
         "/v1/logs",
     );
     let has_custom = !config.span_exporters.is_empty();
-    let console = config
-        .console
-        .unwrap_or(traces.is_none() && !has_custom);
+    let console = config.console.unwrap_or(traces.is_none() && !has_custom);
 
     let flavour = config.flavour.or_else(|| {
         env.parsed(
@@ -886,7 +890,10 @@ mod tests {
 
     #[test]
     fn protocol_rule_is_the_same_for_every_signal() {
-        let (r, _) = resolve_with(&Config::new(), &[(TRACELOOP_BASE_URL, "grpc://collector:4317")]);
+        let (r, _) = resolve_with(
+            &Config::new(),
+            &[(TRACELOOP_BASE_URL, "grpc://collector:4317")],
+        );
         for s in [&r.traces, &r.metrics_endpoint, &r.logs_endpoint] {
             let s = s.as_ref().unwrap();
             assert_eq!(s.protocol, Protocol::Grpc);
@@ -903,11 +910,20 @@ mod tests {
         );
         assert_eq!(r.traces.as_ref().unwrap().protocol, Protocol::HttpJson);
         assert_eq!(r.traces.as_ref().unwrap().url, "http://c:4318/v1/traces");
-        assert_eq!(r.metrics_endpoint.as_ref().unwrap().protocol, Protocol::Grpc);
-        assert_eq!(r.logs_endpoint.as_ref().unwrap().url, "http://logs:9999/custom");
+        assert_eq!(
+            r.metrics_endpoint.as_ref().unwrap().protocol,
+            Protocol::Grpc
+        );
+        assert_eq!(
+            r.logs_endpoint.as_ref().unwrap().url,
+            "http://logs:9999/custom"
+        );
         let (r, _) = resolve_with(
             &Config::new().with_protocol(Protocol::Grpc),
-            &[(OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4317"), (OTEL_EXPORTER_OTLP_PROTOCOL, "http/json")],
+            &[
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4317"),
+                (OTEL_EXPORTER_OTLP_PROTOCOL, "http/json"),
+            ],
         );
         assert_eq!(r.traces.unwrap().protocol, Protocol::Grpc);
     }
@@ -938,7 +954,10 @@ mod tests {
         assert!(!r.enabled);
         let (r, _) = resolve_with(&Config::new(), &[(TRACELOOP_TRACING_ENABLED, "false")]);
         assert!(!r.enabled);
-        let (r, _) = resolve_with(&Config::new().with_enabled(true), &[(OTEL_SDK_DISABLED, "1")]);
+        let (r, _) = resolve_with(
+            &Config::new().with_enabled(true),
+            &[(OTEL_SDK_DISABLED, "1")],
+        );
         assert!(r.enabled);
     }
 
@@ -964,7 +983,12 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            vec![TRACELOOP_HEADERS, TRACELOOP_OUTPUT_FLAVOUR, TRACELOOP_TRACE_CONTENT, OTEL_TRACES_SAMPLER]
+            vec![
+                TRACELOOP_HEADERS,
+                TRACELOOP_OUTPUT_FLAVOUR,
+                TRACELOOP_TRACE_CONTENT,
+                OTEL_TRACES_SAMPLER
+            ]
         );
         let header_error = errors[0].to_string();
         assert!(!header_error.contains("secret"), "{header_error}");
@@ -974,7 +998,10 @@ mod tests {
     fn sampler_from_env() {
         let (r, _) = resolve_with(
             &Config::new(),
-            &[(OTEL_TRACES_SAMPLER, "parentbased_traceidratio"), (OTEL_TRACES_SAMPLER_ARG, "0.25")],
+            &[
+                (OTEL_TRACES_SAMPLER, "parentbased_traceidratio"),
+                (OTEL_TRACES_SAMPLER_ARG, "0.25"),
+            ],
         );
         assert_eq!(r.sampler, SamplerChoice::ParentBasedTraceIdRatio(0.25));
         let (r, errors) = resolve_with(&Config::new(), &[(OTEL_TRACES_SAMPLER_ARG, "7")]);
@@ -997,7 +1024,13 @@ mod tests {
             .map(|v| v.name.to_owned())
             // Read by the telemetry module (see its own tests), not by `resolve`.
             .filter(|n| {
-                ![TRACELOOP_TELEMETRY, TRACELOOP_TELEMETRY_ENDPOINT, DO_NOT_TRACK, CI].contains(&n.as_str())
+                ![
+                    TRACELOOP_TELEMETRY,
+                    TRACELOOP_TELEMETRY_ENDPOINT,
+                    DO_NOT_TRACK,
+                    CI,
+                ]
+                .contains(&n.as_str())
             })
             .collect();
         assert_eq!(read, documented);
@@ -1019,7 +1052,10 @@ mod doc_tests {
             .map(|l| {
                 let cells: Vec<&str> = l.split(" | ").collect();
                 (
-                    cells[0].trim_start_matches("| ").trim_matches('`').to_owned(),
+                    cells[0]
+                        .trim_start_matches("| ")
+                        .trim_matches('`')
+                        .to_owned(),
                     cells[1].to_owned(),
                 )
             })

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openllmetry_semconv::attr;
-use opentelemetry::trace::{SpanId, Status, TraceId};
 use opentelemetry::Value;
+use opentelemetry::trace::{SpanId, Status, TraceId};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
@@ -122,7 +122,7 @@ impl SpanExporter for ConsoleExporter {
         Ok(())
     }
 
-    fn force_flush(&mut self) -> OTelSdkResult {
+    fn force_flush(&self) -> OTelSdkResult {
         self.drain();
         Ok(())
     }
@@ -184,7 +184,13 @@ fn completion_preview(span: &SpanData) -> Option<String> {
         let first = v.as_array()?.first()?;
         return first_text(first).or_else(|| {
             first["parts"].as_array()?.iter().find_map(|p| {
-                (p["type"] == "tool_call").then(|| format!("tool call {}({})", p["name"].as_str().unwrap_or(""), p["arguments"]))
+                (p["type"] == "tool_call").then(|| {
+                    format!(
+                        "tool call {}({})",
+                        p["name"].as_str().unwrap_or(""),
+                        p["arguments"]
+                    )
+                })
             })
         });
     }
@@ -233,7 +239,11 @@ fn render_llm_block(span: &SpanData, indent: &str, out: &mut String) {
         (Some(i), None) => format!("{i} in"),
         _ => "n/a".into(),
     };
-    let _ = writeln!(out, "\n{indent}  tokens: {tokens} · finish: {finish} · latency: {:.1} ms", duration_ms(span));
+    let _ = writeln!(
+        out,
+        "\n{indent}  tokens: {tokens} · finish: {finish} · latency: {:.1} ms",
+        duration_ms(span)
+    );
     if let Some(p) = prompt_preview(span) {
         let _ = writeln!(out, "{indent}  prompt: {}", truncate(&p));
     }
@@ -287,7 +297,11 @@ pub(crate) fn render_trace(mut spans: Vec<SpanData>) -> String {
             "├─ "
         };
         let kind = get_str(s, attr::TRACELOOP_SPAN_KIND);
-        let status = if matches!(s.status, Status::Error { .. }) { " ✗" } else { "" };
+        let status = if matches!(s.status, Status::Error { .. }) {
+            " ✗"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "{prefix}{branch}{}{} ({:.1} ms){status}",
@@ -307,7 +321,15 @@ pub(crate) fn render_trace(mut spans: Vec<SpanData>) -> String {
         }
         if let Some(kids) = children.get(&i) {
             for (n, k) in kids.iter().enumerate() {
-                walk(spans, children, *k, &child_prefix, n + 1 == kids.len(), false, out);
+                walk(
+                    spans,
+                    children,
+                    *k,
+                    &child_prefix,
+                    n + 1 == kids.len(),
+                    false,
+                    out,
+                );
             }
         }
     }

@@ -105,7 +105,10 @@ fn metadata(headers: &std::collections::BTreeMap<String, String>) -> tonic::meta
 }
 
 fn http_headers(headers: &std::collections::BTreeMap<String, String>) -> HashMap<String, String> {
-    headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 macro_rules! otlp_exporter {

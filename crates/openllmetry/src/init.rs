@@ -2,17 +2,17 @@
 
 use std::fmt;
 
+use openllmetry_core::{Fault, Instrumentation};
+use openllmetry_semconv::metric;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-use opentelemetry_sdk::Resource;
-use openllmetry_core::{Fault, Instrumentation};
-use openllmetry_semconv::metric;
 
 use crate::config::{self, Config, ConfigError, Env, Resolved, SamplerChoice};
 use crate::console::ConsoleExporter;
@@ -93,6 +93,7 @@ impl OpenLlmetry {
         if let Some(p) = self.logger_provider.take() {
             let _ = p.shutdown();
         }
+        crate::telemetry::shutdown();
     }
 }
 
@@ -134,13 +135,22 @@ pub fn try_init(config: Config) -> Result<OpenLlmetry, ConfigError> {
     if let Some(e) = env.errors.into_iter().next() {
         return Err(e);
     }
-    let telemetry = crate::telemetry::try_decide(config.telemetry, &lookup)
-        .map_err(|e| ConfigError::InvalidValue {
+    let telemetry = crate::telemetry::decide(config.telemetry, &lookup).map_err(|e| {
+        ConfigError::InvalidValue {
             name: config::TRACELOOP_TELEMETRY,
             value: e.to_string(),
             expected: "off, local, on or debug",
+        }
+    })?;
+    let telemetry_config =
+        crate::telemetry::TelemetryConfig::from_lookup(&lookup).map_err(|e| {
+            ConfigError::InvalidValue {
+                name: config::TRACELOOP_TELEMETRY_ENDPOINT,
+                value: e.to_string(),
+                expected: "an http(s) URL",
+            }
         })?;
-    start(config, resolved, telemetry)
+    start(config, resolved, telemetry, telemetry_config)
 }
 
 /// Starts the SDK. Invalid values are reported on stderr and replaced by their defaults; if
@@ -152,8 +162,16 @@ pub fn init(config: Config) -> OpenLlmetry {
     for e in &env.errors {
         eprintln!("openllmetry: {e}; using the default");
     }
-    let telemetry = crate::telemetry::decide_lossy(config.telemetry, &lookup);
-    match start(config, resolved, telemetry) {
+    let (telemetry, telemetry_error) = crate::telemetry::decide_lossy(config.telemetry, &lookup);
+    if let Some(e) = telemetry_error {
+        eprintln!("openllmetry: {e}; using the default");
+    }
+    let (telemetry_config, endpoint_error) =
+        crate::telemetry::TelemetryConfig::from_lookup_lossy(&lookup);
+    if let Some(e) = endpoint_error {
+        eprintln!("openllmetry: {e}; using the default");
+    }
+    match start(config, resolved, telemetry, telemetry_config) {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("openllmetry: {e}; telemetry of LLM calls is off");
@@ -182,11 +200,14 @@ fn start(
     mut config: Config,
     r: Resolved,
     telemetry: crate::telemetry::Decision,
+    telemetry_config: crate::telemetry::TelemetryConfig,
 ) -> Result<OpenLlmetry, ConfigError> {
-    crate::telemetry::install(telemetry, crate::telemetry::TelemetryConfig::from_env());
+    let telemetry_status = crate::telemetry::install(telemetry, telemetry_config);
     if !r.enabled {
         crate::state::set_content_capture(false);
-        return Ok(disabled("TRACELOOP_TRACING_ENABLED / OTEL_SDK_DISABLED / with_enabled(false)".into()));
+        return Ok(disabled(
+            "TRACELOOP_TRACING_ENABLED / OTEL_SDK_DISABLED / with_enabled(false)".into(),
+        ));
     }
     let resource = resource(&r);
     let hook = config.span_postprocess.clone();
@@ -261,12 +282,12 @@ fn start(
     }
     match config.propagator.take() {
         Some(set) => set(),
-        None => opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(
-            vec![
+        None => {
+            opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
                 Box::new(TraceContextPropagator::new()),
                 Box::new(BaggagePropagator::new()),
-            ],
-        )),
+            ]))
+        }
     }
     crate::state::set_content_capture(r.content_capture);
 
@@ -341,7 +362,7 @@ fn start(
             "openllmetry: no endpoint, API key or exporter configured: printing traces to the console (set TRACELOOP_BASE_URL or OTEL_EXPORTER_OTLP_ENDPOINT to export)"
         );
     }
-    eprintln!("{}", crate::telemetry::startup_notice());
+    eprintln!("openllmetry telemetry: {telemetry_status}");
     Ok(OpenLlmetry {
         tracer_provider: Some(tracer_provider),
         meter_provider,

@@ -1,12 +1,49 @@
-//! OpenLLMetry for Rust.
-
-#![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
+//! OpenLLMetry for Rust: OpenTelemetry-native observability for LLM applications.
+//!
+//! One call sets up traces, metrics and logs with OTLP export; the transport adapters
+//! (`openllmetry-http`: a reqwest middleware and a tower layer) then turn every OpenAI,
+//! OpenAI-compatible and Anthropic call into a span with GenAI semantic-convention
+//! attributes, plus GenAI metrics.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! // Zero setup: with no endpoint, key or exporter configured, traces print to the console.
+//! let _otel = openllmetry::init(openllmetry::Config::new().with_app_name("my-app"));
+//!
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(openllmetry_http::OpenLlmMiddleware::new())
+//!     .build();
+//! # let _ = client; Ok(()) }
+//! ```
+//!
+//! * [`init`] / [`try_init`] take a [`Config`] and return an [`OpenLlmetry`] guard that
+//!   flushes and shuts down on drop.
+//! * [`workflow`], [`task`], [`agent`], [`tool`] attribute macros (and the non-macro
+//!   [`entity`] API) create entity spans; [`association`] scopes properties onto every span.
+//! * [`telemetry`]: anonymous SDK fault reports, local-only unless you opt in (TELEMETRY.md).
+//!
+#![doc = include_str!("docs/configuration.md")]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
 
 pub mod association;
+pub mod config;
+pub mod console;
 pub mod entity;
+mod export;
+mod init;
+pub mod redact;
 pub mod span_processor;
 pub(crate) mod state;
 pub mod telemetry;
+
+pub use config::{Config, ConfigError, Protocol, SamplerChoice};
+pub use init::{OpenLlmetry, init, try_init};
+pub use openllmetry_core::{ApiFormat, Content, Flavour, Instrumentation, Target};
 
 #[cfg(feature = "macros")]
 pub use openllmetry_macros::{agent, task, tool, workflow};

@@ -15,8 +15,21 @@ use openllmetry_semconv::message::Part;
 use serde_json::Value;
 
 const KEY_PREFIXES: &[&str] = &[
-    "sk-ant-", "sk-", "sk_live_", "sk_test_", "pk_live_", "rk_live_", "ghp_", "gho_", "ghs_",
-    "github_pat_", "glpat-", "xoxb-", "xoxp-", "AKIA", "AIza",
+    "sk-ant-",
+    "sk-",
+    "sk_live_",
+    "sk_test_",
+    "pk_live_",
+    "rk_live_",
+    "ghp_",
+    "gho_",
+    "ghs_",
+    "github_pat_",
+    "glpat-",
+    "xoxb-",
+    "xoxp-",
+    "AKIA",
+    "AIza",
 ];
 const MIN_KEY_BODY: usize = 16;
 
@@ -42,7 +55,13 @@ pub fn mask_str(s: &str) -> Option<String> {
         let rest = &s[i..];
         let at_boundary = i == 0 || !is_key_char(s[..i].chars().next_back().unwrap_or(' '));
         // Bearer tokens.
-        if at_boundary && rest.len() > 7 && rest[..7].eq_ignore_ascii_case("bearer ") {
+        if at_boundary
+            && rest
+                .as_bytes()
+                .get(..7)
+                .is_some_and(|b| b.eq_ignore_ascii_case(b"bearer "))
+            && rest.len() > 7
+        {
             let token_len = rest[7..]
                 .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',')
                 .unwrap_or(rest.len() - 7);
@@ -55,9 +74,7 @@ pub fn mask_str(s: &str) -> Option<String> {
             }
         }
         // API keys.
-        if at_boundary
-            && let Some(prefix) = KEY_PREFIXES.iter().find(|p| rest.starts_with(**p))
-        {
+        if at_boundary && let Some(prefix) = KEY_PREFIXES.iter().find(|p| rest.starts_with(**p)) {
             let body_len = rest[prefix.len()..]
                 .find(|c: char| !is_key_char(c))
                 .unwrap_or(rest.len() - prefix.len());
@@ -119,11 +136,9 @@ fn mask_json(v: &mut Value) {
 fn mask_part(p: &mut Part) {
     match p {
         Part::Text { content } | Part::Reasoning { content } => mask_string(content),
-        Part::ToolCall { arguments, .. } => {
-            if let Some(a) = arguments {
-                mask_json(a);
-            }
-        }
+        Part::ToolCall {
+            arguments: Some(a), ..
+        } => mask_json(a),
         Part::ToolCallResponse { response, .. } => mask_json(response),
         Part::Uri { uri, .. } => mask_string(uri),
         Part::Generic(map) => map.values_mut().for_each(mask_json),
@@ -161,8 +176,14 @@ mod tests {
         let cases = [
             ("key sk-abcdefghijklmnop1234 end", "key [REDACTED_KEY] end"),
             ("sk-ant-api03-AAAAAAAAAAAAAAAAAAAA", "[REDACTED_KEY]"),
-            ("Authorization: Bearer abc.def-123", "Authorization: Bearer [REDACTED]"),
-            ("mail jane.doe+x@example.co.uk, thanks", "mail [REDACTED_EMAIL], thanks"),
+            (
+                "Authorization: Bearer abc.def-123",
+                "Authorization: Bearer [REDACTED]",
+            ),
+            (
+                "mail jane.doe+x@example.co.uk, thanks",
+                "mail [REDACTED_EMAIL], thanks",
+            ),
             ("AKIAABCDEFGHIJKLMNOP", "[REDACTED_KEY]"),
             ("ghp_0123456789abcdefghij", "[REDACTED_KEY]"),
         ];
@@ -173,7 +194,14 @@ mod tests {
 
     #[test]
     fn leaves_ordinary_text_alone() {
-        for s in ["sk-short", "ask-questions-about-everything", "a @ b", "user@localhost", "naïve café", ""] {
+        for s in [
+            "sk-short",
+            "ask-questions-about-everything",
+            "a @ b",
+            "user@localhost",
+            "naïve café",
+            "",
+        ] {
             assert_eq!(mask_str(s), None, "{s}");
         }
     }
@@ -184,7 +212,9 @@ mod tests {
             system_instructions: vec![Part::text("ops: admin@corp.example")],
             input_messages: vec![ChatMessage {
                 role: "user".into(),
-                parts: vec![Part::text("my key is sk-proj-ABCDEFGHIJKLMNOPQRST \"quoted\"")],
+                parts: vec![Part::text(
+                    "my key is sk-proj-ABCDEFGHIJKLMNOPQRST \"quoted\"",
+                )],
                 name: None,
             }],
             output_messages: vec![OutputMessage {
@@ -202,11 +232,32 @@ mod tests {
         mask_content(&mut c);
         let input = serde_json::to_string(&c.input_messages).unwrap();
         let parsed: serde_json::Value = serde_json::from_str(&input).unwrap();
-        assert_eq!(parsed[0]["parts"][0]["content"], "my key is [REDACTED_KEY] \"quoted\"");
+        assert_eq!(
+            parsed[0]["parts"][0]["content"],
+            "my key is [REDACTED_KEY] \"quoted\""
+        );
         assert_eq!(
             serde_json::to_value(&c.output_messages).unwrap()[0]["parts"][0]["arguments"],
             json!({"to": "[REDACTED_EMAIL]", "n": 1})
         );
-        assert_eq!(c.system_instructions, vec![Part::text("ops: [REDACTED_EMAIL]")]);
+        assert_eq!(
+            c.system_instructions,
+            vec![Part::text("ops: [REDACTED_EMAIL]")]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_output_is_valid_utf8(s in "\\PC{0,64}") {
+            let _ = mask_str(&s);
+        }
+
+        #[test]
+        fn masked_secrets_do_not_survive(local in "[a-z]{1,8}", key in "[A-Za-z0-9]{16,24}") {
+            let text = format!("x {local}@example.com sk-{key} Bearer {key}");
+            let masked = mask_str(&text).unwrap();
+            proptest::prop_assert!(!masked.contains(&key));
+            proptest::prop_assert!(!masked.contains("@example.com"));
+        }
     }
 }
