@@ -76,7 +76,9 @@ impl Args {
                         lit: Lit::Int(version),
                         ..
                     }) => {
-                        args.version = Some(version.base10_parse::<i64>()?);
+                        args.version = Some(version.base10_parse::<i64>().map_err(|_| {
+                            syn::Error::new(version.span(), "the version must fit in an `i64`")
+                        })?);
                     }
                     other => {
                         return Err(syn::Error::new(

@@ -18,8 +18,12 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens as _, quote};
 use syn::ext::IdentExt as _;
+use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned as _;
-use syn::{FnArg, Ident, Item, ItemFn, LitStr, Pat, ReturnType, Type};
+use syn::{
+    Attribute, FnArg, Ident, Item, ItemFn, LitStr, Pat, ReturnType, Signature, Type, Visibility,
+    braced,
+};
 
 use crate::args::Args;
 
@@ -60,6 +64,9 @@ pub(crate) fn entity(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenS
     };
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
+        // A function whose body does not parse: give it back unchanged so that the compiler
+        // reports the user's own syntax error, not ours.
+        Err(_) if syn::parse2::<LooseFn>(item.clone()).is_ok() => return item,
         Err(_) => return error_with_item(not_a_function(kind, &item), item),
     };
     if let Some(constness) = &func.sig.constness {
@@ -75,6 +82,21 @@ pub(crate) fn entity(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenS
         );
     }
     expand_fn(kind, args, func)
+}
+
+/// A function whose body is only checked to be a `{ … }` group.
+struct LooseFn;
+
+impl Parse for LooseFn {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        input.call(Attribute::parse_outer)?;
+        input.parse::<Visibility>()?;
+        input.parse::<Signature>()?;
+        let body;
+        braced!(body in input);
+        body.parse::<TokenStream>()?;
+        Ok(Self)
+    }
 }
 
 /// The error, followed by the item unchanged: the item keeps compiling, so the user sees only
