@@ -38,7 +38,9 @@ pub struct GatewayConfig {
 impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
-            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8787))),
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8787))),
             listen_explicit: false,
             openai_upstream: DEFAULT_OPENAI_UPSTREAM.into(),
             anthropic_upstream: DEFAULT_ANTHROPIC_UPSTREAM.into(),
@@ -123,7 +125,9 @@ impl GatewayConfig {
                 .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
                 .unwrap_or(false);
             if !ok {
-                return Err(ConfigFileError(format!("{name} must be an http(s) URL, got {url:?}")));
+                return Err(ConfigFileError(format!(
+                    "{name} must be an http(s) URL, got {url:?}"
+                )));
             }
         }
         if !self.listen.ip().is_loopback() && !self.listen_explicit {
@@ -164,7 +168,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_upstreams_are_rejected() {
-        assert!(GatewayConfig::default().apply_toml("lisen = \"x\"").is_err());
+        assert!(
+            GatewayConfig::default()
+                .apply_toml("lisen = \"x\"")
+                .is_err()
+        );
         let mut c = GatewayConfig::default();
         c.openai_upstream = "ftp://example.com".into();
         assert!(c.validate().is_err());

@@ -19,10 +19,18 @@
 //!
 //! Anything else is refused with 404: only the configured upstreams are reachable.
 
-#![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
 
 mod config;
 mod proxy;
 
-pub use config::{ConfigFileError, GatewayConfig};
+pub use config::{
+    ConfigFileError, DEFAULT_ANTHROPIC_UPSTREAM, DEFAULT_LISTEN, DEFAULT_OPENAI_UPSTREAM,
+    GatewayConfig,
+};
 pub use proxy::{RunningGateway, start};

@@ -56,7 +56,12 @@ fn filter_accept_encoding(v: &HeaderValue) -> Option<HeaderValue> {
         .split(',')
         .map(str::trim)
         .filter(|t| {
-            let name = t.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let name = t
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             DECODABLE_ENCODINGS.contains(&name.as_str())
         })
         .collect();
@@ -67,14 +72,20 @@ fn filter_accept_encoding(v: &HeaderValue) -> Option<HeaderValue> {
 }
 
 /// Which upstream a request path goes to, and the path to append to it.
-fn route<'a>(config: &'a GatewayConfig, path: &str, headers: &HeaderMap) -> Option<(&'a str, String)> {
+fn route<'a>(
+    config: &'a GatewayConfig,
+    path: &str,
+    headers: &HeaderMap,
+) -> Option<(&'a str, String)> {
     if let Some(rest) = path.strip_prefix("/openai/") {
         return Some((&config.openai_upstream, format!("/{rest}")));
     }
     if let Some(rest) = path.strip_prefix("/anthropic/") {
         return Some((&config.anthropic_upstream, format!("/{rest}")));
     }
-    let rest = path.strip_prefix("/v1/").or_else(|| (path == "/v1").then_some(""))?;
+    let rest = path
+        .strip_prefix("/v1/")
+        .or_else(|| (path == "/v1").then_some(""))?;
     let anthropic = rest == "messages"
         || rest.starts_with("messages/")
         || rest == "complete"
@@ -131,7 +142,11 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let path = parts.uri.path().to_owned();
     let Some((base, rest)) = route(&state.config, &path, &parts.headers) else {
         tracing::info!(method = %parts.method, path = %path, status = 404, "refused: no upstream for this path");
-        return error_response(StatusCode::NOT_FOUND, "not_found", "no upstream is configured for this path");
+        return error_response(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no upstream is configured for this path",
+        );
     };
     let mut url = format!("{}{rest}", base.trim_end_matches('/'));
     if let Some(q) = parts.uri.query() {
@@ -139,7 +154,11 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
         url.push_str(q);
     }
     let Ok(url) = reqwest::Url::parse(&url) else {
-        return error_response(StatusCode::BAD_REQUEST, "bad_request", "invalid request path");
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "invalid request path",
+        );
     };
     let bytes = match axum::body::to_bytes(body, state.config.body_limit_bytes).await {
         Ok(b) => b,
@@ -173,7 +192,11 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
     });
     let mut service = state.service.clone();
     if poll_fn(|cx| service.poll_ready(cx)).await.is_err() {
-        return error_response(StatusCode::BAD_GATEWAY, "upstream_unavailable", "upstream client unavailable");
+        return error_response(
+            StatusCode::BAD_GATEWAY,
+            "upstream_unavailable",
+            "upstream client unavailable",
+        );
     }
     let fut = {
         let _guard = parent.attach();
@@ -199,9 +222,13 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
                 }
             }
             let stream = resp.bytes_stream().map_err(std::io::Error::other);
-            builder
-                .body(Body::from_stream(stream))
-                .unwrap_or_else(|_| error_response(StatusCode::BAD_GATEWAY, "bad_gateway", "invalid upstream response"))
+            builder.body(Body::from_stream(stream)).unwrap_or_else(|_| {
+                error_response(
+                    StatusCode::BAD_GATEWAY,
+                    "bad_gateway",
+                    "invalid upstream response",
+                )
+            })
         }
         Err(e) => {
             let (status, kind) = if e.is_timeout() {
@@ -331,15 +358,51 @@ mod tests {
         let mut anth = HeaderMap::new();
         anth.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
         let cases: &[(&str, &HeaderMap, Option<(&str, &str)>)] = &[
-            ("/v1/chat/completions", &none, Some(("https://api.openai.com/v1", "/chat/completions"))),
-            ("/v1/embeddings", &none, Some(("https://api.openai.com/v1", "/embeddings"))),
-            ("/v1/messages", &none, Some(("https://api.anthropic.com", "/v1/messages"))),
-            ("/v1/messages/count_tokens", &none, Some(("https://api.anthropic.com", "/v1/messages/count_tokens"))),
-            ("/v1/complete", &none, Some(("https://api.anthropic.com", "/v1/complete"))),
-            ("/v1/models", &anth, Some(("https://api.anthropic.com", "/v1/models"))),
-            ("/v1/models", &none, Some(("https://api.openai.com/v1", "/models"))),
-            ("/openai/chat/completions", &none, Some(("https://api.openai.com/v1", "/chat/completions"))),
-            ("/anthropic/v1/messages", &none, Some(("https://api.anthropic.com", "/v1/messages"))),
+            (
+                "/v1/chat/completions",
+                &none,
+                Some(("https://api.openai.com/v1", "/chat/completions")),
+            ),
+            (
+                "/v1/embeddings",
+                &none,
+                Some(("https://api.openai.com/v1", "/embeddings")),
+            ),
+            (
+                "/v1/messages",
+                &none,
+                Some(("https://api.anthropic.com", "/v1/messages")),
+            ),
+            (
+                "/v1/messages/count_tokens",
+                &none,
+                Some(("https://api.anthropic.com", "/v1/messages/count_tokens")),
+            ),
+            (
+                "/v1/complete",
+                &none,
+                Some(("https://api.anthropic.com", "/v1/complete")),
+            ),
+            (
+                "/v1/models",
+                &anth,
+                Some(("https://api.anthropic.com", "/v1/models")),
+            ),
+            (
+                "/v1/models",
+                &none,
+                Some(("https://api.openai.com/v1", "/models")),
+            ),
+            (
+                "/openai/chat/completions",
+                &none,
+                Some(("https://api.openai.com/v1", "/chat/completions")),
+            ),
+            (
+                "/anthropic/v1/messages",
+                &none,
+                Some(("https://api.anthropic.com", "/v1/messages")),
+            ),
             ("/admin", &none, None),
             ("/", &none, None),
         ];
@@ -352,7 +415,8 @@ mod tests {
 
     #[test]
     fn accept_encoding_keeps_only_decodable() {
-        let v = filter_accept_encoding(&HeaderValue::from_static("gzip, deflate, br, zstd")).unwrap();
+        let v =
+            filter_accept_encoding(&HeaderValue::from_static("gzip, deflate, br, zstd")).unwrap();
         assert_eq!(v, "gzip, deflate");
         let v = filter_accept_encoding(&HeaderValue::from_static("br")).unwrap();
         assert_eq!(v, "identity");

@@ -2,14 +2,17 @@
 //!
 //! It is the zero-setup default (no endpoint, no key, no exporter configured), so a newcomer
 //! sees a trace with nothing configured. Spans are kept per trace until the trace's local
-//! root ends, then the whole tree is printed; at most [`MAX_PENDING_SPANS`] spans wait (older
-//! traces are printed early when the cap is hit, and on flush/shutdown).
+//! root ends, then the whole tree is printed. A trace with no local root (e.g. the gateway,
+//! whose LLM spans continue a caller's trace) is printed once no span of it has ended for
+//! [`QUIET_PERIOD`]. At most [`MAX_PENDING_SPANS`] spans wait (older traces are printed early
+//! when the cap is hit, and everything on flush/shutdown).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::{self, Write as _};
 use std::io::Write;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use openllmetry_semconv::attr;
 use opentelemetry::Value;
@@ -19,6 +22,9 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 /// Cap on spans waiting for their trace's root: 4096.
 pub const MAX_PENDING_SPANS: usize = 4096;
+
+/// How long a trace without a local root waits for more spans before it is printed: 1 s.
+pub const QUIET_PERIOD: Duration = Duration::from_secs(1);
 
 /// Characters of prompt/completion text shown per LLM call.
 const CONTENT_PREVIEW_CHARS: usize = 100;
@@ -30,11 +36,13 @@ type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
 pub struct ConsoleExporter {
     sink: Sink,
     pending: Arc<Mutex<Pending>>,
+    ticker: Arc<OnceLock<()>>,
+    stopped: Arc<AtomicBool>,
 }
 
 #[derive(Default)]
 struct Pending {
-    by_trace: HashMap<TraceId, Vec<SpanData>>,
+    by_trace: HashMap<TraceId, (Instant, Vec<SpanData>)>,
     order: Vec<TraceId>,
     count: usize,
 }
@@ -57,7 +65,54 @@ impl ConsoleExporter {
         ConsoleExporter {
             sink: Arc::new(Mutex::new(sink)),
             pending: Arc::default(),
+            ticker: Arc::default(),
+            stopped: Arc::default(),
         }
+    }
+
+    /// Starts (once) the thread that prints quiet traces without a local root.
+    fn start_ticker(&self) {
+        self.ticker.get_or_init(|| {
+            let this = self.clone();
+            let _ = std::thread::Builder::new()
+                .name("ollm-console".into())
+                .spawn(move || {
+                    while !this.stopped.load(Ordering::Relaxed) {
+                        std::thread::sleep(QUIET_PERIOD / 4);
+                        for spans in this.take_quiet() {
+                            this.write(&render_trace(spans));
+                        }
+                    }
+                });
+        });
+    }
+
+    fn take_quiet(&self) -> Vec<Vec<SpanData>> {
+        let Ok(mut p) = self.pending.lock() else {
+            return Vec::new();
+        };
+        let quiet: Vec<TraceId> = p
+            .order
+            .iter()
+            .filter(|t| {
+                p.by_trace
+                    .get(t)
+                    .is_some_and(|(at, _)| at.elapsed() >= QUIET_PERIOD)
+            })
+            .copied()
+            .collect();
+        let mut out = Vec::new();
+        for t in quiet {
+            if let Some((_, spans)) = p.by_trace.remove(&t) {
+                p.count -= spans.len();
+                out.push(spans);
+            }
+        }
+        let Pending {
+            by_trace, order, ..
+        } = &mut *p;
+        order.retain(|t| by_trace.contains_key(t));
+        out
     }
 
     fn write(&self, text: &str) {
@@ -74,13 +129,18 @@ impl ConsoleExporter {
         let mut ready = Vec::new();
         for span in batch {
             let trace = span.span_context.trace_id();
-            let is_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
+            let is_local_root = span.parent_span_id == SpanId::INVALID;
             if !p.by_trace.contains_key(&trace) {
                 p.order.push(trace);
             }
-            p.by_trace.entry(trace).or_default().push(span);
+            let entry = p
+                .by_trace
+                .entry(trace)
+                .or_insert_with(|| (Instant::now(), Vec::new()));
+            entry.0 = Instant::now();
+            entry.1.push(span);
             p.count += 1;
-            if is_root && let Some(spans) = p.by_trace.remove(&trace) {
+            if is_local_root && let Some((_, spans)) = p.by_trace.remove(&trace) {
                 p.count -= spans.len();
                 p.order.retain(|t| *t != trace);
                 ready.push(spans);
@@ -88,7 +148,7 @@ impl ConsoleExporter {
         }
         while p.count > MAX_PENDING_SPANS && !p.order.is_empty() {
             let oldest = p.order.remove(0);
-            if let Some(spans) = p.by_trace.remove(&oldest) {
+            if let Some((_, spans)) = p.by_trace.remove(&oldest) {
                 p.count -= spans.len();
                 ready.push(spans);
             }
@@ -103,7 +163,7 @@ impl ConsoleExporter {
                 let order = std::mem::take(&mut p.order);
                 order
                     .into_iter()
-                    .filter_map(|t| p.by_trace.remove(&t))
+                    .filter_map(|t| p.by_trace.remove(&t).map(|(_, spans)| spans))
                     .collect()
             }
             Err(_) => Vec::new(),
@@ -116,6 +176,7 @@ impl ConsoleExporter {
 
 impl SpanExporter for ConsoleExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.start_ticker();
         for spans in self.take_complete(batch) {
             self.write(&render_trace(spans));
         }
@@ -128,6 +189,7 @@ impl SpanExporter for ConsoleExporter {
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        self.stopped.store(true, Ordering::Relaxed);
         self.drain();
         Ok(())
     }

@@ -1,0 +1,289 @@
+//! `openllmetry`: the gateway, a cassette replayer, telemetry status, and a demo.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use openllmetry_gateway::GatewayConfig;
+use openllmetry_testkit::cassette::Cassette;
+use openllmetry_testkit::replay::ReplayServer;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "openllmetry",
+    version,
+    about = "OpenLLMetry for Rust: gateway and tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the instrumenting proxy. Export is configured like the SDK (OTEL_* / TRACELOOP_*
+    /// variables); with nothing configured, traces print to the console.
+    Gateway {
+        /// Address to listen on (default 127.0.0.1:8787; a non-loopback address needs this flag).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// OpenAI-compatible upstream base URL (default https://api.openai.com/v1).
+        #[arg(long)]
+        openai_upstream: Option<String>,
+        /// Anthropic upstream base URL (default https://api.anthropic.com).
+        #[arg(long)]
+        anthropic_upstream: Option<String>,
+        /// TOML file with the same settings as these flags (flags win).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Serve recorded exchanges as a fake provider (no API key, no network).
+    Replay {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8788")]
+        listen: SocketAddr,
+        /// Cassette files or directories of cassettes (default: the bundled ones).
+        paths: Vec<PathBuf>,
+    },
+    /// SDK telemetry.
+    Telemetry {
+        #[command(subcommand)]
+        command: TelemetryCommand,
+    },
+    /// Start `replay` with the bundled cassettes and the gateway in front of it, send a small
+    /// workflow's OpenAI and Anthropic calls through the gateway, and print the trace.
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+enum TelemetryCommand {
+    /// Print the telemetry level and the switch that decided it.
+    Status,
+    /// Print the pending telemetry report (as it would be sent), if any.
+    Preview,
+}
+
+fn init_logs() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("OPENLLMETRY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn load_cassettes(paths: &[PathBuf]) -> anyhow::Result<Cassette> {
+    let paths = if paths.is_empty() {
+        vec![openllmetry_testkit::cassette::cassettes_dir()]
+    } else {
+        paths.to_vec()
+    };
+    let mut all = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            for (_, c) in
+                Cassette::load_dir(&p).with_context(|| format!("loading {}", p.display()))?
+            {
+                all.push(c);
+            }
+        } else {
+            all.push(Cassette::load(&p).with_context(|| format!("loading {}", p.display()))?);
+        }
+    }
+    Ok(Cassette::concat(all))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}
+
+async fn gateway(
+    listen: Option<SocketAddr>,
+    openai_upstream: Option<String>,
+    anthropic_upstream: Option<String>,
+    config: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let mut c = GatewayConfig::default();
+    if let Some(path) = &config {
+        c = c.apply_file(path)?;
+    }
+    if let Some(l) = listen {
+        c.listen = l;
+        c.listen_explicit = true;
+    }
+    if let Some(u) = openai_upstream {
+        c.openai_upstream = u;
+    }
+    if let Some(u) = anthropic_upstream {
+        c.anthropic_upstream = u;
+    }
+    let otel = openllmetry::init(openllmetry::Config::new().with_app_name("openllmetry-gateway"));
+    tracing::info!("{}", otel.summary());
+    tracing::info!(openai = %c.openai_upstream, anthropic = %c.anthropic_upstream, "upstreams");
+    let running = openllmetry_gateway::start(c, shutdown_signal()).await?;
+    running.wait().await;
+    // Flush every signal before exit.
+    otel.shutdown();
+    Ok(())
+}
+
+async fn replay(listen: SocketAddr, paths: Vec<PathBuf>) -> anyhow::Result<()> {
+    let cassette = load_cassettes(&paths)?;
+    let n = cassette.interactions.len();
+    let server = ReplayServer::pool(cassette)
+        .reuse(true)
+        .bind(listen)
+        .spawn()
+        .with_context(|| format!("binding {listen}"))?;
+    tracing::info!(addr = %server.addr(), interactions = n, "replaying recorded exchanges");
+    eprintln!(
+        "replay: serving {n} recorded exchanges on {}\n  OpenAI base URL:    {}/v1\n  Anthropic base URL: {}",
+        server.base_url(),
+        server.base_url(),
+        server.base_url()
+    );
+    shutdown_signal().await;
+    server.shutdown();
+    Ok(())
+}
+
+async fn demo() -> anyhow::Result<()> {
+    use openllmetry::entity::Entity;
+    let chat = Cassette::load_named("openai/test_chat/test_chat.yaml")?;
+    let messages =
+        Cassette::load_named("anthropic/test_messages/test_anthropic_message_create_legacy.yaml")?;
+    let openai_request = chat.interactions[0].request.body.clone();
+    let anthropic_request = messages.interactions[0].request.body.clone();
+    let upstream = ReplayServer::pool(Cassette::concat([chat, messages]))
+        .reuse(true)
+        .spawn()?;
+    let otel = openllmetry::init(openllmetry::Config::new().with_app_name("openllmetry-demo"));
+    let config = GatewayConfig {
+        listen: "127.0.0.1:0".parse()?,
+        openai_upstream: format!("{}/v1", upstream.base_url()),
+        anthropic_upstream: upstream.base_url(),
+        ..GatewayConfig::default()
+    };
+    let gw = openllmetry_gateway::start(config, std::future::pending()).await?;
+    eprintln!(
+        "demo: replay on {}, gateway on {}; sending a workflow's two calls through the gateway\n",
+        upstream.base_url(),
+        gw.base_url()
+    );
+    let client = reqwest::Client::new();
+    let base = gw.base_url();
+    let send = |path: &'static str, body: Vec<u8>, anthropic: bool| {
+        let client = client.clone();
+        let url = format!("{base}{path}");
+        async move {
+            // Carry the current (task) span to the gateway, as any instrumented client would.
+            let mut headers = std::collections::HashMap::new();
+            opentelemetry::global::get_text_map_propagator(|p| {
+                p.inject_context(&opentelemetry::Context::current(), &mut headers)
+            });
+            let mut req = client
+                .post(url)
+                .header("content-type", "application/json")
+                .header("authorization", "Bearer sk-demo-not-a-real-key")
+                .body(body);
+            if anthropic {
+                req = req.header("anthropic-version", "2023-06-01");
+            }
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            let resp = req.send().await?;
+            let status = resp.status();
+            let bytes = resp.bytes().await?;
+            anyhow::Ok((status, bytes.len()))
+        }
+    };
+    Entity::workflow("joke_generator")
+        .instrument(async {
+            let (s, n) = Entity::task("tell_openai_joke")
+                .instrument(send("/v1/chat/completions", openai_request, false))
+                .await?;
+            eprintln!("OpenAI call through the gateway: HTTP {s}, {n} bytes (gzip, passed through unchanged)");
+            let (s, n) = Entity::task("tell_anthropic_joke")
+                .instrument(send("/v1/messages", anthropic_request, true))
+                .await?;
+            eprintln!("Anthropic call through the gateway: HTTP {s}, {n} bytes\n");
+            anyhow::Ok(())
+        })
+        .await?;
+    gw.shutdown().await;
+    otel.shutdown();
+    upstream.shutdown();
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("openllmetry: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Gateway {
+                listen,
+                openai_upstream,
+                anthropic_upstream,
+                config,
+            } => gateway(listen, openai_upstream, anthropic_upstream, config).await,
+            Command::Replay { listen, paths } => replay(listen, paths).await,
+            Command::Telemetry {
+                command: TelemetryCommand::Status,
+            } => {
+                println!("{}", openllmetry::telemetry::status());
+                Ok(())
+            }
+            Command::Telemetry {
+                command: TelemetryCommand::Preview,
+            } => {
+                match openllmetry::telemetry::preview() {
+                    Some(p) => println!("{p}"),
+                    None => println!("no pending telemetry report"),
+                }
+                Ok(())
+            }
+            Command::Demo => demo().await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("openllmetry: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
