@@ -660,7 +660,13 @@ impl Shared {
                     "#{i} {} {}{}{}",
                     p.method,
                     p.path,
-                    if p.query.is_empty() { "" } else { "?…" },
+                    if p.query.is_empty() {
+                        String::new()
+                    } else {
+                        let pairs: Vec<String> =
+                            p.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        format!("?{}", pairs.join("&"))
+                    },
                     if state.play_counts[i] > 0 {
                         " (played)"
                     } else {
@@ -827,16 +833,21 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<ReplayBody>
             .uri
             .path_and_query()
             .map_or_else(|| "/".to_string(), |pq| pq.as_str().to_string()),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        // Loop mode without recording answers blindly: skip the copying.
+        headers: if shared.record || shared.mode != ReplayMode::Loop {
+            parts
+                .headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
         body: body.to_vec(),
         interaction: None,
     };
