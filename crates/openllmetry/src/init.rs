@@ -362,7 +362,7 @@ fn start(
             "openllmetry: no endpoint, API key or exporter configured: printing traces to the console (set TRACELOOP_BASE_URL or OTEL_EXPORTER_OTLP_ENDPOINT to export)"
         );
     }
-    eprintln!("openllmetry telemetry: {telemetry_status}");
+    eprintln!("{telemetry_status}");
     Ok(OpenLlmetry {
         tracer_provider: Some(tracer_provider),
         meter_provider,
