@@ -1,7 +1,7 @@
 //! Span processor that copies scoped context values onto spans.
 //!
 //! Entity scopes ([`crate::entity`]) and association scopes ([`crate::association`]) put one
-//! value, [`ScopeValues`], into the OpenTelemetry [`Context`]. [`ContextSpanProcessor`] reads it
+//! internal value into the OpenTelemetry [`Context`]. [`ContextSpanProcessor`] reads it
 //! from the parent context of every span that starts and copies it onto the span as attributes:
 //!
 //! | Scope value | Span attribute |

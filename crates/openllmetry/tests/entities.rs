@@ -15,17 +15,21 @@ use serde::Serialize;
 
 // ===== harness =====
 
-fn exporter() -> &'static InMemorySpanExporter {
-    static EXPORTER: OnceLock<InMemorySpanExporter> = OnceLock::new();
-    EXPORTER.get_or_init(|| {
+fn pipeline() -> &'static (InMemorySpanExporter, SdkTracerProvider) {
+    static PIPELINE: OnceLock<(InMemorySpanExporter, SdkTracerProvider)> = OnceLock::new();
+    PIPELINE.get_or_init(|| {
         let exporter = InMemorySpanExporter::default();
         let provider = SdkTracerProvider::builder()
             .with_span_processor(ContextSpanProcessor::new())
             .with_simple_exporter(exporter.clone())
             .build();
-        global::set_tracer_provider(provider);
-        exporter
+        global::set_tracer_provider(provider.clone());
+        (exporter, provider)
     })
+}
+
+fn exporter() -> &'static InMemorySpanExporter {
+    &pipeline().0
 }
 
 /// Content capture is process-wide: tests that look at input/output hold a read lock, the test
@@ -1042,4 +1046,48 @@ fn guard_panics_are_recorded() {
         assert_eq!(s.status, Status::error("panic"));
         assert_eq!(str_attr(s, "error.type").as_deref(), Some("panic"));
     }
+}
+
+// ===== `tracing` interop =====
+
+#[workflow(name = "wf_under_tracing")]
+fn workflow_with_tracing_inside() {
+    let inner = tracing::info_span!("tracing_inner");
+    let _entered = inner.enter();
+    llm_call("llm.under.tracing");
+}
+
+#[test]
+fn entity_spans_nest_under_tracing_spans_and_tracing_spans_under_entities() {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let provider = &pipeline().1;
+    // tracing-opentelemetry makes the OpenTelemetry context of an entered `tracing` span
+    // current, and parents new `tracing` spans on the current OpenTelemetry context.
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("tracing")));
+    tracing::subscriber::with_default(subscriber, || {
+        let root = tracing::info_span!("tracing_root");
+        let _entered = root.enter();
+        workflow_with_tracing_inside();
+    });
+
+    let spans = trace("tracing_root");
+    let root = span(&spans, "tracing_root");
+    let wf = span(&spans, "wf_under_tracing.workflow");
+    let inner = span(&spans, "tracing_inner");
+    let llm = span(&spans, "llm.under.tracing");
+    assert_child_of(wf, root);
+    assert_child_of(inner, wf);
+    assert_child_of(llm, inner);
+    for s in [wf, inner, llm] {
+        assert_eq!(
+            str_attr(s, "traceloop.workflow.name").as_deref(),
+            Some("wf_under_tracing"),
+            "{}",
+            s.name
+        );
+    }
+    assert_eq!(attr(root, "traceloop.workflow.name"), None);
 }
