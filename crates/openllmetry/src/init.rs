@@ -83,7 +83,7 @@ impl OpenLlmetry {
     }
 
     fn shutdown_inner(&mut self) {
-        self.force_flush();
+        // Each provider's shutdown exports what is pending (one final export per signal).
         if let Some(p) = self.tracer_provider.take() {
             let _ = p.shutdown();
         }
