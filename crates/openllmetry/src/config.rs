@@ -262,6 +262,7 @@ pub struct Config {
     pub(crate) redact: Option<RedactHook>,
     pub(crate) mask_secrets: Option<bool>,
     pub(crate) telemetry: Option<crate::telemetry::TelemetryLevel>,
+    pub(crate) telemetry_config: Option<crate::telemetry::TelemetryConfig>,
     pub(crate) console: Option<bool>,
 }
 
@@ -493,6 +494,13 @@ impl Config {
     /// operator can always turn it down. See TELEMETRY.md.
     pub fn with_telemetry(mut self, level: crate::telemetry::TelemetryLevel) -> Self {
         self.telemetry = Some(level);
+        self
+    }
+
+    /// Telemetry transport settings (endpoint, interval, cap, timeouts); overrides
+    /// `TRACELOOP_TELEMETRY_ENDPOINT`. Only used at level `on`.
+    pub fn with_telemetry_config(mut self, config: crate::telemetry::TelemetryConfig) -> Self {
+        self.telemetry_config = Some(config);
         self
     }
 

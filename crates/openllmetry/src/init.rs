@@ -166,11 +166,16 @@ pub fn init(config: Config) -> OpenLlmetry {
     if let Some(e) = telemetry_error {
         eprintln!("openllmetry: {e}; using the default");
     }
-    let (telemetry_config, endpoint_error) =
-        crate::telemetry::TelemetryConfig::from_lookup_lossy(&lookup);
-    if let Some(e) = endpoint_error {
-        eprintln!("openllmetry: {e}; using the default");
-    }
+    let telemetry_config = match config.telemetry_config.clone() {
+        Some(c) => c,
+        None => {
+            let (c, endpoint_error) = crate::telemetry::TelemetryConfig::from_lookup_lossy(&lookup);
+            if let Some(e) = endpoint_error {
+                eprintln!("openllmetry: {e}; using the default");
+            }
+            c
+        }
+    };
     match start(config, resolved, telemetry, telemetry_config) {
         Ok(guard) => guard,
         Err(e) => {
