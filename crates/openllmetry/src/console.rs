@@ -312,6 +312,15 @@ fn render_llm_block(span: &SpanData, indent: &str, out: &mut String) {
     if let Some(c) = completion_preview(span) {
         let _ = writeln!(out, "{indent}  completion: {}", truncate(&c));
     }
+    if matches!(
+        get(span, attr::OPENLLMETRY_RESPONSE_INCOMPLETE),
+        Some(Value::Bool(true))
+    ) {
+        let _ = writeln!(
+            out,
+            "{indent}  incomplete: the response body was not read to its end"
+        );
+    }
     if let Status::Error { description } = &span.status {
         let _ = writeln!(out, "{indent}  error: {description}");
     }
