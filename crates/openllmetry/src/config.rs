@@ -1002,6 +1002,199 @@ mod tests {
         assert!(!header_error.contains("secret"), "{header_error}");
     }
 
+    /// Every variable, one row each: its env value changes the resolved setting, and the
+    /// matching builder call wins over it.
+    #[test]
+    fn every_variable_has_an_effect_and_the_builder_overrides_it() {
+        type Check = fn(&Resolved) -> bool;
+        let rows: Vec<(&str, &str, Config, Check, Check)> = vec![
+            (
+                TRACELOOP_TRACE_CONTENT,
+                "off",
+                Config::new().with_content_capture(true),
+                |r| !r.content_capture,
+                |r| r.content_capture,
+            ),
+            (
+                TRACELOOP_METRICS_ENABLED,
+                "false",
+                Config::new().with_metrics(true),
+                |r| !r.metrics,
+                |r| r.metrics,
+            ),
+            (
+                TRACELOOP_LOGGING_ENABLED,
+                "true",
+                Config::new().with_logging(false),
+                |r| r.logging,
+                |r| !r.logging,
+            ),
+            (
+                TRACELOOP_DISABLE_BATCH,
+                "yes",
+                Config::new().with_batch(true),
+                |r| r.disable_batch,
+                |r| !r.disable_batch,
+            ),
+            (
+                TRACELOOP_TRACE_CONTEXT_PROPAGATION,
+                "0",
+                Config::new().with_trace_context_propagation(true),
+                |r| !r.propagation,
+                |r| r.propagation,
+            ),
+            (
+                TRACELOOP_MASK_SECRETS,
+                "on",
+                Config::new().with_secret_masking(false),
+                |r| r.mask_secrets,
+                |r| !r.mask_secrets,
+            ),
+            (
+                TRACELOOP_OUTPUT_FLAVOUR,
+                "events",
+                Config::new().with_flavour(Flavour::Legacy),
+                |r| r.flavour == Flavour::Events,
+                |r| r.flavour == Flavour::Legacy,
+            ),
+            (
+                TRACELOOP_INSTRUMENTS,
+                "anthropic",
+                Config::new().with_instruments([ApiFormat::OpenAi]),
+                |r| r.instruments == Some(vec![ApiFormat::Anthropic]),
+                |r| r.instruments == Some(vec![ApiFormat::OpenAi]),
+            ),
+            (
+                TRACELOOP_BLOCK_INSTRUMENTS,
+                "openai,anthropic",
+                Config::new().with_block_instruments([]),
+                |r| r.block_instruments.len() == 2,
+                |r| r.block_instruments.is_empty(),
+            ),
+            (
+                TRACELOOP_TRACING_ENABLED,
+                "false",
+                Config::new().with_enabled(true),
+                |r| !r.enabled,
+                |r| r.enabled,
+            ),
+            (
+                OTEL_SDK_DISABLED,
+                "true",
+                Config::new().with_enabled(true),
+                |r| !r.enabled,
+                |r| r.enabled,
+            ),
+            (
+                OTEL_SERVICE_NAME,
+                "from-env",
+                Config::new().with_app_name("from-code"),
+                |r| r.app_name == "from-env",
+                |r| r.app_name == "from-code",
+            ),
+            (
+                OTEL_RESOURCE_ATTRIBUTES,
+                "team=a,tier=gold",
+                Config::new().with_resource_attributes([("team", "b")]),
+                |r| r.resource["team"] == "a" && r.resource["tier"] == "gold",
+                |r| r.resource["team"] == "b" && r.resource["tier"] == "gold",
+            ),
+            (
+                OTEL_TRACES_SAMPLER,
+                "always_off",
+                Config::new().with_sampler(SamplerChoice::AlwaysOn),
+                |r| r.sampler == SamplerChoice::AlwaysOff,
+                |r| r.sampler == SamplerChoice::AlwaysOn,
+            ),
+            (
+                TRACELOOP_BASE_URL,
+                "http://env:1",
+                Config::new().with_api_endpoint("http://code:2"),
+                |r| {
+                    r.traces
+                        .as_ref()
+                        .is_some_and(|t| t.url == "http://env:1/v1/traces")
+                },
+                |r| {
+                    r.traces
+                        .as_ref()
+                        .is_some_and(|t| t.url == "http://code:2/v1/traces")
+                },
+            ),
+            (
+                OTEL_EXPORTER_OTLP_ENDPOINT,
+                "http://otel:1",
+                Config::new().with_api_endpoint("http://code:2"),
+                |r| {
+                    r.traces
+                        .as_ref()
+                        .is_some_and(|t| t.url == "http://otel:1/v1/traces")
+                },
+                |r| {
+                    r.traces
+                        .as_ref()
+                        .is_some_and(|t| t.url == "http://code:2/v1/traces")
+                },
+            ),
+            (
+                OTEL_EXPORTER_OTLP_PROTOCOL,
+                "grpc",
+                Config::new().with_protocol(Protocol::HttpJson),
+                |r| {
+                    r.traces
+                        .as_ref()
+                        .is_some_and(|t| t.protocol == Protocol::Grpc)
+                },
+                |r| {
+                    r.traces
+                        .as_ref()
+                        .is_some_and(|t| t.protocol == Protocol::HttpJson)
+                },
+            ),
+            (
+                TRACELOOP_API_KEY,
+                "k-env",
+                Config::new().with_api_key("k-code"),
+                |r| {
+                    r.traces
+                        .as_ref()
+                        .is_some_and(|t| t.headers["Authorization"] == "Bearer k-env")
+                },
+                |r| {
+                    r.traces
+                        .as_ref()
+                        .is_some_and(|t| t.headers["Authorization"] == "Bearer k-code")
+                },
+            ),
+            (
+                TRACELOOP_HEADERS,
+                "x-h=env",
+                Config::new().with_headers([("x-h", "code")]),
+                |r| r.traces.as_ref().is_some_and(|t| t.headers["x-h"] == "env"),
+                |r| {
+                    r.traces
+                        .as_ref()
+                        .is_some_and(|t| t.headers["x-h"] == "code")
+                },
+            ),
+        ];
+        for (var, value, builder, env_effect, builder_effect) in rows {
+            // Exporter settings need an endpoint to show; it comes from a variable of its own.
+            let needs_endpoint = [OTEL_EXPORTER_OTLP_PROTOCOL, TRACELOOP_HEADERS].contains(&var);
+            let endpoint = (OTEL_EXPORTER_OTLP_ENDPOINT, "http://base:4318");
+            let env: Vec<(&str, &str)> = if needs_endpoint {
+                vec![(var, value), endpoint]
+            } else {
+                vec![(var, value)]
+            };
+            let (r, errors) = resolve_with(&Config::new(), &env);
+            assert!(errors.is_empty(), "{var}: {errors:?}");
+            assert!(env_effect(&r), "{var}={value} had no effect");
+            let (r, _) = resolve_with(&builder, &env);
+            assert!(builder_effect(&r), "the builder did not win over {var}");
+        }
+    }
+
     #[test]
     fn sampler_from_env() {
         let (r, _) = resolve_with(
