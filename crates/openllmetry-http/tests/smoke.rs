@@ -1,3 +1,5 @@
+//! Smoke tests: one OpenAI and one Anthropic exchange through the middleware.
+
 mod common;
 
 use common::*;
