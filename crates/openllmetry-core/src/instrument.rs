@@ -242,6 +242,7 @@ impl Instrumentation {
                 faults,
                 first_chunk: None,
                 last_chunk: None,
+                chunk_metric_attrs: None,
             }),
         })
     }
@@ -434,6 +435,8 @@ struct CallState {
     faults: Vec<FaultKind>,
     first_chunk: Option<Instant>,
     last_chunk: Option<Instant>,
+    /// Metric attributes of the per-chunk histograms, built once per stream.
+    chunk_metric_attrs: Option<Vec<KeyValue>>,
 }
 
 /// How an observed call ended.
@@ -686,19 +689,28 @@ impl ResponseObserver {
                 state.faults.append(&mut acc_faults);
                 if chunks > 0 {
                     let now = Instant::now();
+                    if let Some(m) = &state.inner.instruments {
+                        let attrs = state.chunk_metric_attrs.get_or_insert_with(|| {
+                            metric_attributes_of(&state.target, &state.request, None, None)
+                        });
+                        // Each chunk after the first records the time since the previous one;
+                        // chunks that arrived in the same read record 0.
+                        let mut remaining = chunks;
+                        if state.first_chunk.is_none() {
+                            m.time_to_first_chunk
+                                .record(now.duration_since(state.start).as_secs_f64(), attrs);
+                            remaining -= 1;
+                        } else if let Some(last) = state.last_chunk {
+                            m.time_per_output_chunk
+                                .record(now.duration_since(last).as_secs_f64(), attrs);
+                            remaining -= 1;
+                        }
+                        for _ in 0..remaining {
+                            m.time_per_output_chunk.record(0.0, attrs);
+                        }
+                    }
                     if state.first_chunk.is_none() {
                         state.first_chunk = Some(now);
-                        if let Some(m) = &state.inner.instruments {
-                            let attrs = metric_attributes(state, None, None);
-                            m.time_to_first_chunk
-                                .record(now.duration_since(state.start).as_secs_f64(), &attrs);
-                        }
-                    } else if let (Some(m), Some(last)) =
-                        (&state.inner.instruments, state.last_chunk)
-                    {
-                        let attrs = metric_attributes(state, None, None);
-                        m.time_per_output_chunk
-                            .record(now.duration_since(last).as_secs_f64(), &attrs);
                     }
                     state.last_chunk = Some(now);
                     if chunk_events {
@@ -793,14 +805,22 @@ fn metric_attributes(
     response_model: Option<&str>,
     error_type: Option<&str>,
 ) -> Vec<KeyValue> {
-    let t = &state.target;
+    metric_attributes_of(&state.target, &state.request, response_model, error_type)
+}
+
+fn metric_attributes_of(
+    t: &Target,
+    request: &RequestRecord,
+    response_model: Option<&str>,
+    error_type: Option<&str>,
+) -> Vec<KeyValue> {
     let mut attrs = Vec::with_capacity(8);
     attrs.push(KeyValue::new(attr::GEN_AI_PROVIDER_NAME, t.provider_name));
     attrs.push(KeyValue::new(
         attr::GEN_AI_OPERATION_NAME,
         t.operation.semconv_name(),
     ));
-    if let Some(m) = &state.request.model {
+    if let Some(m) = &request.model {
         attrs.push(KeyValue::new(attr::GEN_AI_REQUEST_MODEL, m.clone()));
     }
     if let Some(m) = response_model {
