@@ -1082,6 +1082,11 @@ impl StreamAccumulator {
         }
     }
 
+    /// The response model seen so far, if any.
+    pub fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+
     /// True once the stream's terminal event was seen: `message_stop` (legacy complete: an
     /// event with a non-null `stop_reason`), or an `error` event.
     pub fn is_complete(&self) -> bool {

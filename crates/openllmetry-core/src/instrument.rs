@@ -690,8 +690,9 @@ impl ResponseObserver {
                 if chunks > 0 {
                     let now = Instant::now();
                     if let Some(m) = &state.inner.instruments {
+                        // Built at the first chunk, which carries the response model.
                         let attrs = state.chunk_metric_attrs.get_or_insert_with(|| {
-                            metric_attributes_of(&state.target, &state.request, None, None)
+                            metric_attributes_of(&state.target, &state.request, acc.model(), None)
                         });
                         // Each chunk after the first records the time since the previous one;
                         // chunks that arrived in the same read record 0.

@@ -61,6 +61,14 @@ impl StreamAccumulator {
         }
     }
 
+    /// The response model seen so far, if any.
+    pub fn model(&self) -> Option<&str> {
+        match self {
+            StreamAccumulator::OpenAi(a) => a.model(),
+            StreamAccumulator::Anthropic(a) => a.model(),
+        }
+    }
+
     /// True once the provider's terminal event was seen.
     pub fn is_complete(&self) -> bool {
         match self {

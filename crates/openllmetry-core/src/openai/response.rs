@@ -17,8 +17,8 @@ use crate::{FaultKind, Operation, ResponseRecord};
 /// * Chat / legacy completions: id, model, `system_fingerprint`, `service_tier`, one output
 ///   message per choice (text, reasoning, refusal and tool-call parts; finish reason mapped
 ///   with [`map_finish_reason`]), usage.
-/// * Embeddings: model, usage, the vector length of the first embedding (a base64 vector
-///   counts 4 bytes per dimension) and the number of vectors.
+/// * Embeddings: id (when sent), model, usage, the vector length of the first embedding (a
+///   base64 vector counts 4 bytes per dimension) and the number of vectors.
 /// * Responses: id, model, `service_tier`, usage, and one output message holding every
 ///   output item; its finish reason is derived from `status`.
 ///
@@ -167,8 +167,12 @@ fn message_parts(m: &Obj, f: &mut Faults<'_>, parts: &mut Vec<Part>) {
 // ---------------------------------------------------------------------------------------
 
 fn embeddings_body(obj: &Obj, f: &mut Faults<'_>, rec: &mut ResponseRecord) {
+    // OpenAI sends no id; OpenAI-compatible servers (vLLM) do.
+    rec.id = get_string(obj, "id", f);
     if let Some(u) = get_obj(obj, "usage", f) {
         rec.usage.input_tokens = get_i64(u, "prompt_tokens", f);
+        // Only some OpenAI-compatible servers report it (vLLM: 0).
+        rec.usage.output_tokens = get_i64(u, "completion_tokens", f);
         rec.usage.total_tokens = get_i64(u, "total_tokens", f);
     }
     let Some(data) = get_array(obj, "data", f) else {

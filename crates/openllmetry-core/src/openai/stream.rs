@@ -944,6 +944,11 @@ impl StreamAccumulator {
     // Results
     // -----------------------------------------------------------------------------------
 
+    /// The response model seen so far (the first non-empty `model`), if any.
+    pub fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+
     /// True once the stream's terminal event was seen: `data: [DONE]`, an error chunk
     /// (chat and legacy completions), or `response.completed` / `response.incomplete` /
     /// `response.failed` (Responses API).

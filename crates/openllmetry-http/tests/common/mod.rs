@@ -283,3 +283,171 @@ pub fn json_attr(span: &SpanData, key: &str) -> Value {
         .unwrap_or_else(|| panic!("span {} has no attribute {key}", span.name));
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{key} is not JSON: {e}"))
 }
+
+// ---------------------------------------------------------------------------------------
+// More control over a replay (OpenAI conformance suite; usable by any suite)
+// ---------------------------------------------------------------------------------------
+
+/// How [`run_with`] replays an exchange, beyond [`Opts`].
+#[derive(Debug, Clone, Copy)]
+pub struct Replay {
+    pub opts: Opts,
+    /// Address the request to the recorded host name (scheme `http`, the replay server's port),
+    /// resolved to the loopback server, so host-based provider detection is exercised.
+    /// Default: `127.0.0.1`.
+    pub recorded_host: bool,
+    /// W3C trace-context propagation (default on).
+    pub propagate: bool,
+    /// Read none of the body: drop the response right after its head.
+    pub read_none: bool,
+    /// Wait this long before each event of an event stream (so a partial read sees
+    /// exactly the events it asked for).
+    pub event_delay: Option<std::time::Duration>,
+    /// Install a content redaction hook that panics (a bug inside the recorder).
+    pub panicking_hook: bool,
+}
+
+impl Default for Replay {
+    fn default() -> Self {
+        Replay {
+            opts: Opts::default(),
+            recorded_host: false,
+            propagate: true,
+            read_none: false,
+            event_delay: None,
+            panicking_hook: false,
+        }
+    }
+}
+
+impl Replay {
+    pub fn opts(opts: Opts) -> Self {
+        Replay {
+            opts,
+            ..Replay::default()
+        }
+    }
+}
+
+/// Scheme, host and port of the recorded request URI (`https://api.openai.com/v1/x` →
+/// `("https", "api.openai.com", None)`).
+pub fn recorded_authority(interaction: &Interaction) -> (String, String, Option<u16>) {
+    let uri = &interaction.request.uri;
+    let (scheme, rest) = uri.split_once("://").unwrap_or(("http", uri.as_str()));
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    match authority.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => {
+            (scheme.to_string(), h.to_string(), p.parse().ok())
+        }
+        _ => (scheme.to_string(), authority.to_string(), None),
+    }
+}
+
+/// Replays the first interaction of `cassette` through the reqwest middleware, like [`run`],
+/// with the extra controls of [`Replay`]. Recorded `traceparent`/`tracestate` request headers
+/// are not replayed (the middleware is the only source of trace context).
+pub async fn run_with(cassette: &str, replay: Replay) -> Run {
+    let opts = replay.opts;
+    let c = Cassette::load_named(cassette).expect("cassette loads");
+    let interaction = c.interactions[0].clone();
+    let mut builder = ReplayServer::builder(c.interactions.clone());
+    if let Some(delay) = replay.event_delay {
+        builder = builder.with_event_delay(delay);
+    }
+    let server = builder.start().await;
+    // An empty resource: the SDK's default one (`telemetry.sdk.*`) would make the content
+    // oracle match short content strings such as a streamed "telemetry" delta.
+    let capture = Capture::with_resource(opentelemetry_sdk::Resource::builder_empty().build());
+    let faults = Arc::new(Mutex::new(Vec::new()));
+    let hook_faults = faults.clone();
+    let mut b = Instrumentation::builder()
+        .with_tracer_provider(capture.tracer_provider())
+        .with_meter_provider(capture.meter_provider())
+        .with_logger_provider(capture.logger_provider())
+        .with_flavour(opts.flavour)
+        .with_content_capture(opts.content)
+        .with_trace_context_propagation(replay.propagate)
+        .with_fault_hook(move |f| hook_faults.lock().unwrap().push(*f));
+    if replay.panicking_hook {
+        b = b.with_redact_hook(|_, _| panic!("deliberate panic inside the recorder"));
+    }
+    let instr = b.build();
+    let mut http = reqwest::Client::builder().no_proxy();
+    let url = if replay.recorded_host {
+        let (_, host, _) = recorded_authority(&interaction);
+        http = http.resolve(&host, server.addr());
+        format!(
+            "http://{host}:{}{}",
+            server.addr().port(),
+            interaction.request.path_and_query()
+        )
+    } else {
+        server.url(interaction.request.path_and_query())
+    };
+    let client = reqwest_middleware::ClientBuilder::new(http.build().expect("client builds"))
+        .with(OpenLlmMiddleware::with_instrumentation(instr))
+        .build();
+    let mut headers = replay_headers(&interaction);
+    headers.remove("traceparent");
+    headers.remove("tracestate");
+    let method = reqwest::Method::from_bytes(interaction.request.method.as_bytes()).unwrap();
+    let mut resp = client
+        .request(method, url)
+        .headers(headers)
+        .body(interaction.request.body.clone())
+        .send()
+        .await
+        .expect("request succeeds");
+    let status = resp.status().as_u16();
+    let mut body = Vec::new();
+    let mut chunks = 0;
+    if !replay.read_none {
+        while opts.read_chunks.is_none_or(|n| chunks < n) {
+            match resp.chunk().await.expect("body reads") {
+                Some(chunk) => {
+                    body.extend_from_slice(&chunk);
+                    chunks += 1;
+                }
+                None => break,
+            }
+        }
+    }
+    drop(resp);
+    capture.flush();
+    assert_eq!(
+        server.unmatched(),
+        0,
+        "the replay server saw an unmatched request"
+    );
+    let faults = faults.lock().unwrap().clone();
+    Run {
+        capture,
+        interaction,
+        server,
+        status,
+        body,
+        chunks,
+        faults,
+    }
+}
+
+/// The JSON payloads of the `data:` lines of a (decoded) server-sent event stream, in order,
+/// `[DONE]` and non-JSON lines skipped; only complete events (ended by a blank line) count.
+/// A test-side oracle, independent of the parsers.
+pub fn sse_json_chunks(body: &[u8]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for event in openllmetry_testkit::cassette::split_sse_events(body) {
+        let text = String::from_utf8_lossy(event);
+        if !(text.ends_with("\n\n") || text.ends_with("\r\n\r\n") || text.ends_with("\r\r")) {
+            continue; // an incomplete trailing event
+        }
+        for line in text.lines() {
+            if let Some(data) = line.strip_prefix("data:")
+                && let Ok(v) = serde_json::from_str::<Value>(data.trim())
+            {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
