@@ -735,6 +735,7 @@ impl ResponseObserver {
     }
 
     fn complete_at_end(&mut self) {
+        self.note_unfinished_stream();
         let outcome = match &self.mode {
             Mode::Stream { done: false, .. } => Outcome::Incomplete,
             _ => Outcome::Complete,
@@ -745,7 +746,16 @@ impl ResponseObserver {
     /// The body failed mid-way (connection reset, upstream closed). Ends the span with status
     /// ERROR and `error.type` = `error_type`, keeping the partial data.
     pub fn on_error(mut self, error_type: &str) {
+        self.note_unfinished_stream();
         self.complete(Outcome::Error(error_type));
+    }
+
+    /// The provider's event stream ended or failed before its terminal event: a
+    /// [`FaultKind::StreamIncomplete`]. (A caller dropping the body early is not a fault.)
+    fn note_unfinished_stream(&mut self) {
+        if let (Some(state), Mode::Stream { done: false, .. }) = (self.state.as_mut(), &self.mode) {
+            state.faults.push(FaultKind::StreamIncomplete);
+        }
     }
 
     fn complete(&mut self, outcome: Outcome<'_>) {
@@ -777,12 +787,7 @@ impl ResponseObserver {
                     ))
                 }
             }
-            Mode::Stream { acc, done, .. } => {
-                if !done && matches!(outcome, Outcome::Complete) {
-                    state.faults.push(FaultKind::StreamIncomplete);
-                }
-                Some(acc.finish())
-            }
+            Mode::Stream { acc, .. } => Some(acc.finish()),
         };
         finish(state, self.status, response, outcome);
     }

@@ -366,7 +366,7 @@ pub fn legacy_content_attributes(content: &Content, out: &mut Vec<KeyValue>) {
         legacy_tool_calls(&prefix, &m.parts, out);
         i += 1;
     }
-    for (i, m) in content.output_messages.iter().enumerate() {
+    for (i, m) in reasoning_apart(&content.output_messages).iter().enumerate() {
         let prefix = format!("{}.{i}", legacy::GEN_AI_COMPLETION);
         out.push(KeyValue::new(format!("{prefix}.role"), m.role.clone()));
         if let Some(t) = legacy_text(&m.parts) {
@@ -444,6 +444,47 @@ fn event_content(parts: &[Part]) -> Json {
     }
 }
 
+/// Output messages as the legacy and events flavours show them: the reasoning of a message
+/// (Anthropic thinking, OpenAI reasoning content) is an entry of its own with role
+/// `thinking` before the message, as older OpenLLMetry wrote Anthropic thinking blocks.
+fn reasoning_apart(messages: &[OutputMessage]) -> Vec<OutputMessage> {
+    let mut out = Vec::with_capacity(messages.len());
+    for m in messages {
+        let thinking: Vec<&str> = m
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Reasoning { content } => Some(content.as_str()),
+                _ => None,
+            })
+            .collect();
+        if thinking.is_empty() {
+            out.push(m.clone());
+            continue;
+        }
+        out.push(OutputMessage {
+            role: "thinking".to_owned(),
+            parts: vec![Part::Reasoning {
+                content: thinking.join("\n"),
+            }],
+            name: None,
+            finish_reason: m.finish_reason.clone(),
+        });
+        out.push(OutputMessage {
+            role: m.role.clone(),
+            parts: m
+                .parts
+                .iter()
+                .filter(|p| !matches!(p, Part::Reasoning { .. }))
+                .cloned()
+                .collect(),
+            name: m.name.clone(),
+            finish_reason: m.finish_reason.clone(),
+        });
+    }
+    out
+}
+
 /// Log events of the [`Flavour::Events`] flavour. With `content == None` (capture off) the
 /// events keep their structure (roles, indexes, finish reasons, tool names and ids) and
 /// lose every content field.
@@ -509,7 +550,7 @@ pub fn events(
             .map(|r| r.output_messages.as_slice())
             .unwrap_or(&[])
     };
-    for (i, m) in outputs.iter().enumerate() {
+    for (i, m) in reasoning_apart(outputs).iter().enumerate() {
         let mut message = Map::new();
         if with_content {
             message.insert("content".into(), event_content(&m.parts));
@@ -742,6 +783,55 @@ mod tests {
         assert_eq!(
             find(&leg, "gen_ai.usage.prompt_tokens"),
             Some(&Value::I64(10))
+        );
+    }
+
+    #[test]
+    fn reasoning_is_an_entry_of_its_own_in_legacy_and_events() {
+        let c = Content {
+            output_messages: vec![OutputMessage {
+                role: "assistant".into(),
+                parts: vec![
+                    Part::Reasoning {
+                        content: "count the r's".into(),
+                    },
+                    Part::text("three"),
+                ],
+                name: None,
+                finish_reason: "stop".into(),
+            }],
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        legacy_content_attributes(&c, &mut out);
+        let s = |k: &str| find(&out, k).map(|v| v.as_str().into_owned());
+        assert_eq!(s("gen_ai.completion.0.role").as_deref(), Some("thinking"));
+        assert_eq!(
+            s("gen_ai.completion.0.content").as_deref(),
+            Some("count the r's")
+        );
+        assert_eq!(s("gen_ai.completion.1.role").as_deref(), Some("assistant"));
+        assert_eq!(s("gen_ai.completion.1.content").as_deref(), Some("three"));
+        assert_eq!(
+            s("gen_ai.completion.1.finish_reason").as_deref(),
+            Some("stop")
+        );
+        let resp = ResponseRecord {
+            output_messages: c.output_messages.clone(),
+            ..Default::default()
+        };
+        let with = events(Some(&c), &RequestRecord::default(), Some(&resp));
+        assert_eq!(
+            with.iter().map(|e| &e.body).collect::<Vec<_>>(),
+            vec![
+                &json!({"index": 0, "finish_reason": "stop", "message": {"role": "thinking", "content": "count the r's"}}),
+                &json!({"index": 1, "finish_reason": "stop", "message": {"content": "three"}}),
+            ]
+        );
+        let without = events(None, &RequestRecord::default(), Some(&resp));
+        assert_eq!(
+            without[0].body,
+            json!({"index": 0, "finish_reason": "stop", "message": {"role": "thinking"}})
         );
     }
 
