@@ -1925,7 +1925,7 @@ async fn anthropic_stream_dropped_early_records_partial_data_once() {
     let interaction = c.interactions[0].clone();
     // A small delay per event, so the caller really stops in the middle of the stream.
     let server = ReplayServer::builder(vec![interaction.clone()])
-        .with_event_delay(std::time::Duration::from_millis(5))
+        .with_event_delay(std::time::Duration::from_millis(20))
         .start()
         .await;
     let capture = Capture::new();
