@@ -874,6 +874,20 @@ fn embeddings_response_base64_vectors() {
     assert_eq!((r.embedding_dimensions, r.embedding_count), (None, Some(0)));
 }
 
+#[test]
+fn embeddings_response_id_and_completion_tokens_when_sent() {
+    // vLLM (OpenAI-compatible) sends an id and `completion_tokens: 0`; OpenAI sends neither.
+    let (r, f) = resp(
+        Operation::Embeddings,
+        json!({"id": "embd-1", "object": "list", "model": "e5", "data": [{"embedding": [0.5]}],
+               "usage": {"prompt_tokens": 11, "total_tokens": 11, "completion_tokens": 0}}),
+    );
+    assert!(f.is_empty(), "{f:?}");
+    assert_eq!(r.id.as_deref(), Some("embd-1"));
+    assert_eq!(r.usage.output_tokens, Some(0));
+    assert_eq!(r.usage.input_tokens, Some(11));
+}
+
 // ---------------------------------------------------------------------------------------
 // Responses API responses
 // ---------------------------------------------------------------------------------------
