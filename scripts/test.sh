@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 ./scripts/setup-python.sh
 export OPENLLMETRY_TEST_PYTHON="$PWD/.venv/bin/python"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
+  cargo nextest run --workspace --no-fail-fast --features openllmetry-http/async-openai
 else
-  cargo test --workspace --no-fail-fast
+  cargo test --workspace --no-fail-fast --features openllmetry-http/async-openai
 fi
-cargo test --workspace --doc
+cargo test --workspace --doc --features openllmetry-http/async-openai
