@@ -27,6 +27,9 @@ use openllmetry_semconv::value::finish_reason;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::json::{
+    Faults, Obj, get_bool, get_f64, get_i64, get_str, get_str_list, json_error_kind, parse_object,
+};
 use crate::record::{MAX_STREAM_CONTENT_BYTES, MAX_STREAM_ENTRIES, ProviderError, Usage};
 use crate::{FaultKind, Operation, RequestRecord, ResponseRecord, SseEvent};
 
@@ -39,37 +42,6 @@ const OTHER_ERROR: &str = "_OTHER";
 // ---------------------------------------------------------------------------------------
 // Faults
 // ---------------------------------------------------------------------------------------
-
-/// Fault sink of one body parse: each kind is pushed at most once.
-struct Faults<'f> {
-    out: &'f mut Vec<FaultKind>,
-    start: usize,
-}
-
-impl<'f> Faults<'f> {
-    fn new(out: &'f mut Vec<FaultKind>) -> Self {
-        let start = out.len();
-        Faults { out, start }
-    }
-
-    fn push(&mut self, kind: FaultKind) {
-        let seen = self
-            .out
-            .get(self.start..)
-            .is_some_and(|mine| mine.contains(&kind));
-        if !seen {
-            self.out.push(kind);
-        }
-    }
-}
-
-fn json_error_kind(e: &serde_json::Error) -> FaultKind {
-    if e.is_data() {
-        FaultKind::UnexpectedShape
-    } else {
-        FaultKind::InvalidJson
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Finish reasons and usage
@@ -159,100 +131,6 @@ fn streamed_arguments(raw: String, initial: Option<Value>) -> Value {
 // ---------------------------------------------------------------------------------------
 // Typed field access on `serde_json::Value` (request and response bodies)
 // ---------------------------------------------------------------------------------------
-
-type Obj = Map<String, Value>;
-
-fn parse_object(body: &[u8], f: &mut Faults<'_>) -> Option<Obj> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Some(m),
-        Ok(_) => {
-            f.push(FaultKind::UnexpectedShape);
-            None
-        }
-        Err(e) => {
-            f.push(json_error_kind(&e));
-            None
-        }
-    }
-}
-
-/// `obj[key]` as a string; absent or `null` → `None`; another type → fault.
-fn get_str<'v>(obj: &'v Obj, key: &str, f: &mut Faults<'_>) -> Option<&'v str> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
-        Some(_) => {
-            f.push(FaultKind::UnexpectedShape);
-            None
-        }
-    }
-}
-
-fn get_i64(obj: &Obj, key: &str, f: &mut Faults<'_>) -> Option<i64> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => {
-            let v = n.as_i64().or_else(|| {
-                // Accept integral floats (`1024.0`), nothing else.
-                n.as_f64()
-                    .filter(|x| x.fract() == 0.0 && x.abs() < 9.0e15)
-                    .map(|x| x as i64)
-            });
-            if v.is_none() {
-                f.push(FaultKind::UnexpectedShape);
-            }
-            v
-        }
-        Some(_) => {
-            f.push(FaultKind::UnexpectedShape);
-            None
-        }
-    }
-}
-
-fn get_f64(obj: &Obj, key: &str, f: &mut Faults<'_>) -> Option<f64> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => n.as_f64(),
-        Some(_) => {
-            f.push(FaultKind::UnexpectedShape);
-            None
-        }
-    }
-}
-
-fn get_bool(obj: &Obj, key: &str, f: &mut Faults<'_>) -> Option<bool> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(_) => {
-            f.push(FaultKind::UnexpectedShape);
-            None
-        }
-    }
-}
-
-/// A list of strings; a single string becomes one entry; non-string entries are faults.
-fn get_str_list(obj: &Obj, key: &str, f: &mut Faults<'_>) -> Vec<String> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|v| match v {
-                Value::String(s) => Some(s.clone()),
-                _ => {
-                    f.push(FaultKind::UnexpectedShape);
-                    None
-                }
-            })
-            .collect(),
-        Some(_) => {
-            f.push(FaultKind::UnexpectedShape);
-            Vec::new()
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Content blocks → parts
@@ -735,7 +613,7 @@ impl StreamAccumulator {
         let mut wire: WireEvent<'_> = match serde_json::from_str(data) {
             Ok(w) => w,
             Err(e) => {
-                self.fault(faults, json_error_kind(&e));
+                self.fault(faults, json_error_kind(&e, data.as_bytes()));
                 return false;
             }
         };

@@ -23,6 +23,7 @@ pub mod anthropic;
 pub mod detect;
 pub mod fault;
 pub mod instrument;
+mod json;
 pub mod openai;
 pub mod provider;
 pub mod record;

@@ -39,6 +39,10 @@ use openllmetry_semconv::value::finish_reason;
 use serde_json::{Map, Value};
 
 use crate::FaultKind;
+use crate::json::{
+    Faults, Obj, get_array, get_bool, get_f64, get_i64, get_obj, get_str, get_str_list, get_string,
+    json_error_kind, parse_object,
+};
 use crate::record::{ProviderError, Usage};
 
 mod request;
@@ -75,168 +79,6 @@ pub fn map_finish_reason(raw: &str) -> &str {
 // ---------------------------------------------------------------------------------------
 // Faults
 // ---------------------------------------------------------------------------------------
-
-/// Fault sink of one body parse: each kind is pushed at most once.
-struct Faults<'f> {
-    out: &'f mut Vec<FaultKind>,
-    start: usize,
-}
-
-impl<'f> Faults<'f> {
-    fn new(out: &'f mut Vec<FaultKind>) -> Self {
-        let start = out.len();
-        Faults { out, start }
-    }
-
-    fn push(&mut self, kind: FaultKind) {
-        let seen = self
-            .out
-            .get(self.start..)
-            .is_some_and(|mine| mine.contains(&kind));
-        if !seen {
-            self.out.push(kind);
-        }
-    }
-}
-
-/// The fault for a body that `serde_json` rejected: a syntax error (or truncation) is
-/// `InvalidJson`; a type mismatch is `UnexpectedShape` only when `text` is JSON at all.
-fn json_error_kind(e: &serde_json::Error, text: &[u8]) -> FaultKind {
-    if e.is_data() && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok() {
-        FaultKind::UnexpectedShape
-    } else {
-        FaultKind::InvalidJson
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Typed field access on `serde_json::Value` (request and response bodies)
-// ---------------------------------------------------------------------------------------
-
-type Obj = Map<String, Value>;
-
-/// The body as a JSON object; anything else is a fault.
-fn parse_object(body: &[u8], f: &mut Faults<'_>) -> Option<Obj> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Some(m),
-        Ok(_) => {
-            f.push(FaultKind::UnexpectedShape);
-            None
-        }
-        Err(e) => {
-            f.push(json_error_kind(&e, body));
-            None
-        }
-    }
-}
-
-/// `obj[key]` as a string; absent or `null` → `None`; another type → fault.
-fn get_str<'v>(obj: &'v Obj, key: &str, f: &mut Faults<'_>) -> Option<&'v str> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
-        Some(_) => {
-            f.push(FaultKind::UnexpectedShape);
-            None
-        }
-    }
-}
-
-/// [`get_str`], owned.
-fn get_string(obj: &Obj, key: &str, f: &mut Faults<'_>) -> Option<String> {
-    get_str(obj, key, f).map(str::to_owned)
-}
-
-/// A JSON number as an integer: integers, and integral floats (`1024.0`) within range.
-fn int_of(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64().or_else(|| {
-            n.as_f64()
-                .filter(|x| x.fract() == 0.0 && x.abs() < 9.0e15)
-                .map(|x| x as i64)
-        }),
-        _ => None,
-    }
-}
-
-fn get_i64(obj: &Obj, key: &str, f: &mut Faults<'_>) -> Option<i64> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(v) => {
-            let n = int_of(v);
-            if n.is_none() {
-                f.push(FaultKind::UnexpectedShape);
-            }
-            n
-        }
-    }
-}
-
-fn get_f64(obj: &Obj, key: &str, f: &mut Faults<'_>) -> Option<f64> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => n.as_f64(),
-        Some(_) => {
-            f.push(FaultKind::UnexpectedShape);
-            None
-        }
-    }
-}
-
-fn get_bool(obj: &Obj, key: &str, f: &mut Faults<'_>) -> Option<bool> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(_) => {
-            f.push(FaultKind::UnexpectedShape);
-            None
-        }
-    }
-}
-
-fn get_obj<'v>(obj: &'v Obj, key: &str, f: &mut Faults<'_>) -> Option<&'v Obj> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(o)) => Some(o),
-        Some(_) => {
-            f.push(FaultKind::UnexpectedShape);
-            None
-        }
-    }
-}
-
-fn get_array<'v>(obj: &'v Obj, key: &str, f: &mut Faults<'_>) -> Option<&'v [Value]> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(a)) => Some(a),
-        Some(_) => {
-            f.push(FaultKind::UnexpectedShape);
-            None
-        }
-    }
-}
-
-/// A list of strings; a single string becomes one entry; non-string entries are faults.
-fn get_str_list(obj: &Obj, key: &str, f: &mut Faults<'_>) -> Vec<String> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|v| match v {
-                Value::String(s) => Some(s.clone()),
-                _ => {
-                    f.push(FaultKind::UnexpectedShape);
-                    None
-                }
-            })
-            .collect(),
-        Some(_) => {
-            f.push(FaultKind::UnexpectedShape);
-            Vec::new()
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Shared mappings
