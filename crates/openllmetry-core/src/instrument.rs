@@ -85,6 +85,20 @@ struct Instruments {
     choices: Counter<u64>,
 }
 
+/// A seconds histogram with the semconv duration buckets.
+fn seconds_histogram(
+    meter: &Meter,
+    name: &'static str,
+    description: &'static str,
+) -> Histogram<f64> {
+    meter
+        .f64_histogram(name)
+        .with_unit("s")
+        .with_description(description)
+        .with_boundaries(metric::DURATION_BUCKETS.to_vec())
+        .build()
+}
+
 impl Instruments {
     fn new(meter: &Meter) -> Self {
         Instruments {
@@ -94,24 +108,21 @@ impl Instruments {
                 .with_description("Number of input and output tokens used")
                 .with_boundaries(metric::TOKEN_USAGE_BUCKETS.to_vec())
                 .build(),
-            duration: meter
-                .f64_histogram(metric::GEN_AI_CLIENT_OPERATION_DURATION)
-                .with_unit("s")
-                .with_description("GenAI operation duration")
-                .with_boundaries(metric::DURATION_BUCKETS.to_vec())
-                .build(),
-            time_to_first_chunk: meter
-                .f64_histogram(metric::GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK)
-                .with_unit("s")
-                .with_description("Time to receive the first chunk of a streamed response")
-                .with_boundaries(metric::DURATION_BUCKETS.to_vec())
-                .build(),
-            time_per_output_chunk: meter
-                .f64_histogram(metric::GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK)
-                .with_unit("s")
-                .with_description("Time between consecutive chunks of a streamed response")
-                .with_boundaries(metric::DURATION_BUCKETS.to_vec())
-                .build(),
+            duration: seconds_histogram(
+                meter,
+                metric::GEN_AI_CLIENT_OPERATION_DURATION,
+                "GenAI operation duration",
+            ),
+            time_to_first_chunk: seconds_histogram(
+                meter,
+                metric::GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+                "Time to receive the first chunk of a streamed response",
+            ),
+            time_per_output_chunk: seconds_histogram(
+                meter,
+                metric::GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
+                "Time between consecutive chunks of a streamed response",
+            ),
             choices: meter
                 .u64_counter(metric::GEN_AI_CLIENT_GENERATION_CHOICES)
                 .with_unit("{choice}")
