@@ -173,8 +173,10 @@ mod tests {
                 .apply_toml("lisen = \"x\"")
                 .is_err()
         );
-        let mut c = GatewayConfig::default();
-        c.openai_upstream = "ftp://example.com".into();
+        let c = GatewayConfig {
+            openai_upstream: "ftp://example.com".into(),
+            ..GatewayConfig::default()
+        };
         assert!(c.validate().is_err());
     }
 

@@ -65,13 +65,18 @@ enum TelemetryCommand {
     Preview,
 }
 
+/// Structured logs to stderr only (never into the exported OTLP signals). Colours only on a
+/// terminal (and not with `NO_COLOR`), so piped logs stay plain text.
 fn init_logs() {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("OPENLLMETRY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_target(false)
         .try_init();
 }
