@@ -14,6 +14,7 @@ use opentelemetry_sdk::trace::{
 };
 
 use crate::config::{ConfigError, Protocol, SignalEndpoint, SpanPostprocessHook};
+use crate::telemetry::{Component, Kind};
 
 /// Export timeout of every OTLP exporter: 10 s.
 pub(crate) const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -139,23 +140,101 @@ macro_rules! otlp_exporter {
     }};
 }
 
+/// An OTLP exporter whose failed exports (their data is dropped) are counted as
+/// `sdk_export` / `export_failed` faults ([`crate::telemetry::fault_counts`]).
+#[derive(Debug)]
+pub(crate) struct CountFailures<E>(E);
+
+fn counted(result: OTelSdkResult) -> OTelSdkResult {
+    if result.is_err() {
+        crate::telemetry::record_sdk_fault(Component::SdkExport, Kind::ExportFailed);
+    }
+    result
+}
+
+impl<E: SpanExporter> SpanExporter for CountFailures<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        counted(self.0.export(batch).await)
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.0.set_resource(resource);
+    }
+}
+
+impl<E: opentelemetry_sdk::metrics::exporter::PushMetricExporter>
+    opentelemetry_sdk::metrics::exporter::PushMetricExporter for CountFailures<E>
+{
+    async fn export(
+        &self,
+        metrics: &opentelemetry_sdk::metrics::data::ResourceMetrics,
+    ) -> OTelSdkResult {
+        counted(self.0.export(metrics).await)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self) -> opentelemetry_sdk::metrics::Temporality {
+        self.0.temporality()
+    }
+}
+
+impl<E: opentelemetry_sdk::logs::LogExporter> opentelemetry_sdk::logs::LogExporter
+    for CountFailures<E>
+{
+    async fn export(&self, batch: opentelemetry_sdk::logs::LogBatch<'_>) -> OTelSdkResult {
+        counted(self.0.export(batch).await)
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn event_enabled(
+        &self,
+        level: opentelemetry::logs::Severity,
+        target: &str,
+        name: Option<&str>,
+    ) -> bool {
+        self.0.event_enabled(level, target, name)
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.0.set_resource(resource);
+    }
+}
+
 /// The OTLP span exporter for `endpoint`.
 pub(crate) fn span_exporter(
     endpoint: &SignalEndpoint,
-) -> Result<opentelemetry_otlp::SpanExporter, ConfigError> {
-    otlp_exporter!(opentelemetry_otlp::SpanExporter, endpoint)
+) -> Result<CountFailures<opentelemetry_otlp::SpanExporter>, ConfigError> {
+    otlp_exporter!(opentelemetry_otlp::SpanExporter, endpoint).map(CountFailures)
 }
 
 /// The OTLP metric exporter for `endpoint`.
 pub(crate) fn metric_exporter(
     endpoint: &SignalEndpoint,
-) -> Result<opentelemetry_otlp::MetricExporter, ConfigError> {
-    otlp_exporter!(opentelemetry_otlp::MetricExporter, endpoint)
+) -> Result<CountFailures<opentelemetry_otlp::MetricExporter>, ConfigError> {
+    otlp_exporter!(opentelemetry_otlp::MetricExporter, endpoint).map(CountFailures)
 }
 
 /// The OTLP log exporter for `endpoint`.
 pub(crate) fn log_exporter(
     endpoint: &SignalEndpoint,
-) -> Result<opentelemetry_otlp::LogExporter, ConfigError> {
-    otlp_exporter!(opentelemetry_otlp::LogExporter, endpoint)
+) -> Result<CountFailures<opentelemetry_otlp::LogExporter>, ConfigError> {
+    otlp_exporter!(opentelemetry_otlp::LogExporter, endpoint).map(CountFailures)
 }
