@@ -148,10 +148,69 @@ async fn gateway(
     tracing::info!("{}", otel.summary());
     tracing::info!(openai = %c.openai_upstream, anthropic = %c.anthropic_upstream, "upstreams");
     let running = openllmetry_gateway::start(c, shutdown_signal()).await?;
+    let reporter = tokio::spawn(report_export_failures());
     running.wait().await;
-    // Flush every signal before exit.
-    otel.shutdown();
+    reporter.abort();
+    // Flush every signal before exit, on a thread of its own (the exporters block), for at
+    // most FLUSH_TIMEOUT: an unreachable OTLP endpoint must not keep the process alive.
+    tracing::info!("flushing telemetry");
+    let (done, flushed) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        otel.shutdown();
+        let _ = done.send(());
+    });
+    if tokio::time::timeout(FLUSH_TIMEOUT, flushed).await.is_err() {
+        tracing::warn!(
+            "telemetry flush did not finish within {}s; exiting without it",
+            FLUSH_TIMEOUT.as_secs()
+        );
+    }
+    let failed = export_failures();
+    if failed > 0 {
+        tracing::warn!(
+            failed,
+            "{failed} telemetry export(s) failed during this run; the spans, metrics or logs in them were dropped"
+        );
+    }
+    tracing::info!("exited");
     Ok(())
+}
+
+/// Longest wait for the final telemetry flush at exit.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Failed OTLP exports so far (the SDK counts them as `sdk_export` / `export_failed` faults;
+/// their data is dropped). Zero when the SDK's fault counting is off (`TRACELOOP_TELEMETRY=off`,
+/// `DO_NOT_TRACK`, `CI`).
+fn export_failures() -> u64 {
+    use openllmetry::telemetry::{Component, Kind};
+    openllmetry::telemetry::fault_counts()
+        .iter()
+        .filter(|c| c.component == Component::SdkExport && c.kind == Kind::ExportFailed)
+        .map(|c| c.count)
+        .sum()
+}
+
+/// Logs failed telemetry exports as they happen: the first at once, then at most one line
+/// per minute with the count since the previous line.
+async fn report_export_failures() {
+    const QUIET: std::time::Duration = std::time::Duration::from_secs(60);
+    let mut reported = 0;
+    let mut last: Option<tokio::time::Instant> = None;
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        let failed = export_failures();
+        if failed > reported && last.is_none_or(|t| t.elapsed() >= QUIET) {
+            tracing::warn!(
+                failed = failed - reported,
+                total = failed,
+                "telemetry export failed: the OTLP endpoint did not accept the data, which is dropped (requests are not affected)"
+            );
+            reported = failed;
+            last = Some(tokio::time::Instant::now());
+        }
+    }
 }
 
 async fn replay(listen: SocketAddr, paths: Vec<PathBuf>) -> anyhow::Result<()> {
