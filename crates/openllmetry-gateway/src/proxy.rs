@@ -95,26 +95,49 @@ impl Drop for InFlightGuard {
 
 /// The upstream body on its way to the client: passes every chunk through as it arrives,
 /// keeps the request counted as in flight until the body is done or dropped, and fails
-/// (so the client sees a cut, not a clean end) if the gateway aborts in-flight streams.
+/// (so the client sees a cut, not a clean end) if the upstream body fails or the gateway
+/// aborts in-flight streams.
 struct ForwardBody {
     inner: Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>,
     aborted: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// An error held back for one poll, so the server flushes the bytes already forwarded
+    /// before it tears the connection down.
+    failing: Option<std::io::Error>,
+    done: bool,
     _guard: InFlightGuard,
+}
+
+impl ForwardBody {
+    fn fail(
+        &mut self,
+        cx: &mut Context<'_>,
+        e: std::io::Error,
+    ) -> Poll<Option<<Self as Stream>::Item>> {
+        self.failing = Some(e);
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
 }
 
 impl Stream for ForwardBody {
     type Item = Result<Bytes, std::io::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.aborted.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Some(Err(std::io::Error::other(
-                "gateway shutting down: drain timeout reached",
-            ))));
+        if self.done {
+            return Poll::Ready(None);
         }
-        self.inner
-            .as_mut()
-            .poll_next(cx)
-            .map(|item| item.map(|r| r.map_err(std::io::Error::other)))
+        if let Some(e) = self.failing.take() {
+            self.done = true;
+            return Poll::Ready(Some(Err(e)));
+        }
+        if self.aborted.as_mut().poll(cx).is_ready() {
+            let e = std::io::Error::other("gateway shutting down: drain timeout reached");
+            return self.fail(cx, e);
+        }
+        match self.inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Err(e))) => self.fail(cx, std::io::Error::other(e)),
+            other => other.map(|item| item.map(|r| r.map_err(std::io::Error::other))),
+        }
     }
 }
 
@@ -354,6 +377,8 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
             let body = ForwardBody {
                 inner: Box::pin(resp.bytes_stream()),
                 aborted: Box::pin(state.inflight.aborted()),
+                failing: None,
+                done: false,
                 _guard: guard,
             };
             builder.body(Body::from_stream(body)).unwrap_or_else(|_| {
