@@ -153,7 +153,11 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
 /// `gen_ai.provider.name` from a host name, for hosts that identify their provider.
 pub fn provider_for_host(host: &str) -> Option<&'static str> {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let is = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
+    // No allocation per candidate domain: `host` is `domain` or ends with `.` + `domain`.
+    let is = |domain: &str| {
+        host.strip_suffix(domain)
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+    };
     let name = if is("openai.com") {
         provider::OPENAI
     } else if is("openai.azure.com") || is("cognitiveservices.azure.com") {

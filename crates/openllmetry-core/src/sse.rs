@@ -68,10 +68,7 @@ impl SseParser {
         let mut event_start = 0;
         let len = self.buf.len();
         while pos < len {
-            let Some(rel) = self.buf[pos..]
-                .iter()
-                .position(|&b| b == b'\n' || b == b'\r')
-            else {
+            let Some(rel) = find_line_end(&self.buf[pos..]) else {
                 break;
             };
             let end = pos + rel;
@@ -117,6 +114,34 @@ impl SseParser {
     }
 }
 
+/// Index of the first `\n` or `\r` in `s`, eight bytes at a time (this runs over every
+/// byte of a stream, twice).
+fn find_line_end(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A byte of `w ^ pattern` is zero where `w` has the pattern's byte; the lowest flagged
+    // byte of `(x - ONES) & !x & HIGHS` is exactly the first zero byte of `x`.
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut words = s.chunks_exact(8);
+    let mut offset = 0;
+    for word in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let w = u64::from_le_bytes(bytes);
+        let hits =
+            zero_bytes(w ^ (ONES * u64::from(b'\n'))) | zero_bytes(w ^ (ONES * u64::from(b'\r')));
+        if hits != 0 {
+            return Some(offset + (hits.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .map(|p| offset + p)
+}
+
 fn dispatch(block: &[u8], on_event: &mut impl FnMut(SseEvent<'_>), faults: &mut Vec<FaultKind>) {
     let Ok(text) = std::str::from_utf8(block) else {
         faults.push(FaultKind::InvalidJson);
@@ -124,7 +149,14 @@ fn dispatch(block: &[u8], on_event: &mut impl FnMut(SseEvent<'_>), faults: &mut 
     };
     let mut event = None;
     let mut data: Option<Cow<'_, str>> = None;
-    for line in text.split(['\n', '\r']) {
+    // Lines split at `\n` / `\r` bytes (ASCII, so always at char boundaries).
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (line, tail) = match find_line_end(rest.as_bytes()) {
+            Some(i) => (rest.get(..i).unwrap_or(""), rest.get(i + 1..).unwrap_or("")),
+            None => (rest, ""),
+        };
+        rest = tail;
         if line.is_empty() || line.starts_with(':') {
             continue;
         }
@@ -205,6 +237,37 @@ mod tests {
         let (ev, faults) = collect(&chunks);
         assert_eq!(ev, vec![(None, "ok".to_string())]);
         assert_eq!(faults, vec![FaultKind::EventTooLarge]);
+    }
+
+    #[test]
+    fn line_end_search_matches_a_plain_scan() {
+        let naive = |s: &[u8]| s.iter().position(|&b| b == b'\n' || b == b'\r');
+        for len in 0..40 {
+            for at in 0..=len {
+                for (first, second) in [(b'\n', b'\r'), (b'\r', b'\n')] {
+                    let mut s = vec![b'a'; len];
+                    // Neighbours of the pattern bytes (0x09, 0x0b, 0x0c, 0x0e, 0x8a, 0x8d)
+                    // must not match.
+                    for (i, b) in s.iter_mut().enumerate() {
+                        *b = [b'a', 0x09, 0x0b, 0x0c, 0x0e, 0x8a, 0x8d, 0xff][i % 8];
+                    }
+                    if at < len {
+                        s[at] = first;
+                    }
+                    if at + 3 < len {
+                        s[at + 3] = second;
+                    }
+                    assert_eq!(find_line_end(&s), naive(&s), "len {len} at {at}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn multibyte_text_and_comments_survive_line_splitting() {
+        let (ev, faults) = collect(&["event: é\r\n: note\ndata: ünï\ndata:çødé\n\n".as_bytes()]);
+        assert!(faults.is_empty());
+        assert_eq!(ev, vec![(Some("é".into()), "ünï\nçødé".into())]);
     }
 
     #[test]
