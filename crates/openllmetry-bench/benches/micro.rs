@@ -315,10 +315,19 @@ fn criterion_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/criterion")
 }
 
-/// Criterion's mean estimate (ns) for `group/name`, if it ran.
-fn mean_ns(dir: &std::path::Path, group: &str, name: &str) -> Option<f64> {
-    let text =
-        std::fs::read_to_string(dir.join(group).join(name).join("new/estimates.json")).ok()?;
+/// Criterion's mean estimate (ns) for `group/name`, if it ran in this process (written
+/// after `since`; a bench skipped by a filter keeps an older file).
+fn mean_ns(
+    dir: &std::path::Path,
+    group: &str,
+    name: &str,
+    since: std::time::SystemTime,
+) -> Option<f64> {
+    let path = dir.join(group).join(name).join("new/estimates.json");
+    if std::fs::metadata(&path).ok()?.modified().ok()? < since {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     v.get("mean")?.get("point_estimate")?.as_f64()
 }
@@ -334,6 +343,7 @@ fn fmt_time(ns: f64) -> String {
 }
 
 fn main() {
+    let started = std::time::SystemTime::now();
     let dir = criterion_dir();
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
@@ -476,7 +486,7 @@ fn main() {
         "bench", "time/call", "time/chunk", "allocs", "bytes", "allocs/chunk"
     );
     for row in rows {
-        let Some(ns) = mean_ns(&dir, row.group, &row.name) else {
+        let Some(ns) = mean_ns(&dir, row.group, &row.name, started) else {
             continue;
         };
         let (per_chunk, allocs_chunk) = if row.chunks > 0 {

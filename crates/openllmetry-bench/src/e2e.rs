@@ -2,7 +2,9 @@
 //! server per scenario, a plain reqwest client and one through [`OpenLlmMiddleware`], and the
 //! SDK initialised with OTLP export of traces and metrics to a local [`OtlpSink`].
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
@@ -12,6 +14,11 @@ use openllmetry_core::Instrumentation;
 use openllmetry_http::OpenLlmMiddleware;
 use openllmetry_testkit::cassette::Interaction;
 use openllmetry_testkit::replay::ReplayServer;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::scenario::{Loaded, Scenario};
 use crate::sink::OtlpSink;
@@ -197,6 +204,55 @@ pub fn init_sdk(sink: &OtlpSink) -> Result<OpenLlmetry, ConfigError> {
             .with_api_endpoint(sink.endpoint())
             .with_telemetry(TelemetryLevel::Off),
     )
+}
+
+/// Counts the spans it is given and drops them.
+#[derive(Debug, Clone, Default)]
+pub struct DiscardSpans(pub Arc<AtomicU64>);
+
+impl SpanExporter for DiscardSpans {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Drops every metric export.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiscardMetrics;
+
+impl PushMetricExporter for DiscardMetrics {
+    async fn export(&self, _metrics: &ResourceMetrics) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn temporality(&self) -> Temporality {
+        Temporality::Cumulative
+    }
+}
+
+/// Initialises the SDK like [`init_sdk`], but with the batch span processor and the periodic
+/// metric reader feeding discarding exporters instead of OTLP: the configuration the Python
+/// side uses. The returned counter holds the number of spans exported.
+pub fn init_sdk_discarding() -> Result<(OpenLlmetry, Arc<AtomicU64>), ConfigError> {
+    let spans = DiscardSpans::default();
+    let count = spans.0.clone();
+    let sdk = openllmetry::try_init(
+        Config::new()
+            .with_app_name("openllmetry-bench")
+            .with_span_exporter(spans)
+            .with_metric_exporter(DiscardMetrics)
+            .with_telemetry(TelemetryLevel::Off),
+    )?;
+    Ok((sdk, count))
 }
 
 /// A current-thread Tokio runtime for the client side.

@@ -8,12 +8,15 @@
 //! overhead per call, the ratio b/a, the process CPU time per call and, for streams, the
 //! added cost per chunk; writes the figures as JSON for `bench-summary`.
 //!
+//! With `--export discard`, the batch span processor and the metric reader feed discarding
+//! exporters instead of OTLP (what the Python side of the comparison does).
+//!
 //! With `--breakdown`, two diagnostic clients join the rotation: `reqwest_middleware` without
 //! any middleware, and `OpenLlmMiddleware` recording with a no-op tracer and no metrics.
 //!
 //! ```text
 //! overhead [--calls N] [--stream-calls N] [--rounds R] [--warmup N] [--breakdown]
-//!          [--out FILE] [--only NAME,...]
+//!          [--export otlp|discard] [--out FILE] [--only NAME,...]
 //! ```
 
 use std::collections::HashMap;
@@ -31,6 +34,7 @@ struct Args {
     rounds: usize,
     warmup: usize,
     breakdown: bool,
+    discard: bool,
     out: Option<String>,
     only: Option<Vec<String>>,
 }
@@ -42,6 +46,7 @@ fn parse_args() -> Args {
         rounds: 10,
         warmup: 200,
         breakdown: false,
+        discard: false,
         out: None,
         only: None,
     };
@@ -61,6 +66,11 @@ fn parse_args() -> Args {
             "--rounds" => a.rounds = num(value()).max(1),
             "--warmup" => a.warmup = num(value()),
             "--breakdown" => a.breakdown = true,
+            "--export" => match value().as_str() {
+                "otlp" => a.discard = false,
+                "discard" => a.discard = true,
+                other => usage(&format!("--export takes otlp or discard, not {other}")),
+            },
             "--out" => a.out = Some(value()),
             "--only" => a.only = Some(value().split(',').map(str::to_owned).collect()),
             "-h" | "--help" => usage(""),
@@ -75,7 +85,7 @@ fn usage(msg: &str) -> ! {
         eprintln!("overhead: {msg}");
     }
     eprintln!(
-        "usage: overhead [--calls N] [--stream-calls N] [--rounds R] [--warmup N] [--breakdown] [--out FILE] [--only NAME,...]"
+        "usage: overhead [--calls N] [--stream-calls N] [--rounds R] [--warmup N] [--breakdown] [--export otlp|discard] [--out FILE] [--only NAME,...]"
     );
     std::process::exit(2)
 }
@@ -91,7 +101,21 @@ struct Samples {
 fn main() {
     let args = parse_args();
     let sink = OtlpSink::start().expect("OTLP sink");
-    let sdk = e2e::init_sdk(&sink).expect("SDK init");
+    let (sdk, discarded) = if args.discard {
+        let (sdk, count) = e2e::init_sdk_discarding().expect("SDK init");
+        (sdk, Some(count))
+    } else {
+        (e2e::init_sdk(&sink).expect("SDK init"), None)
+    };
+    let spans_received = || match &discarded {
+        Some(c) => c.load(std::sync::atomic::Ordering::Relaxed),
+        None => sink.counts().spans,
+    };
+    let export = if args.discard {
+        "discarding exporters"
+    } else {
+        "OTLP/HTTP to a local sink"
+    };
     let rt = e2e::runtime();
     let clients = Clients::new();
     let mut modes = vec![Mode::Plain, Mode::Instrumented];
@@ -99,7 +123,7 @@ fn main() {
         modes.extend([Mode::EmptyMiddleware, Mode::NoopRecorder]);
     }
     println!(
-        "overhead: {} rounds rotating {} (SDK: batch spans + metrics over OTLP/HTTP to a local sink; OTEL_METRIC_EXPORT_INTERVAL={})",
+        "overhead: {} rounds rotating {} (SDK: batch spans + periodic metrics into {export}; OTEL_METRIC_EXPORT_INTERVAL={})",
         args.rounds,
         modes
             .iter()
@@ -166,24 +190,33 @@ fn main() {
     // Everything recorded must have reached the sink (nothing dropped by the batch queue).
     sdk.force_flush();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while sink.counts().spans < instrumented_calls && Instant::now() < deadline {
+    while spans_received() < instrumented_calls && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     let counts = sink.counts();
-    println!(
-        "\nsink: {} of {} spans received in {} trace requests, {} metric requests, {:.1} MiB",
-        counts.spans,
-        instrumented_calls,
-        counts.trace_requests,
-        counts.metric_requests,
-        counts.bytes as f64 / (1024.0 * 1024.0)
-    );
+    let received = spans_received();
+    if args.discard {
+        println!("\nexporter: {received} of {instrumented_calls} spans");
+    } else {
+        println!(
+            "\nsink: {} of {} spans received in {} trace requests, {} metric requests, {:.1} MiB",
+            received,
+            instrumented_calls,
+            counts.trace_requests,
+            counts.metric_requests,
+            counts.bytes as f64 / (1024.0 * 1024.0)
+        );
+    }
     drop(sdk);
     if let Some(out) = &args.out {
         let notes = serde_json::json!({
             "client": "reqwest (plain) vs reqwest-middleware + OpenLlmMiddleware",
-            "export": "batch span processor + periodic metrics, OTLP/HTTP protobuf to a local sink",
-            "spans_received": counts.spans,
+            "export": if args.discard {
+                "batch span processor + periodic metrics into discarding exporters"
+            } else {
+                "batch span processor + periodic metrics, OTLP/HTTP protobuf to a local sink"
+            },
+            "spans_received": received,
             "spans_expected": instrumented_calls,
         });
         let json = results::to_file_json("rust", notes, &results);
