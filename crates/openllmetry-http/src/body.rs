@@ -86,7 +86,8 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
-        let polled = this.inner.poll_frame(cx);
+        let mut inner = this.inner;
+        let polled = inner.as_mut().poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let (Some(obs), Some(data)) = (this.observer.as_mut(), frame.data_ref()) {
@@ -118,6 +119,13 @@ where
                         // The observer panicked: never touch it again.
                         None => std::mem::forget(this.observer.take()),
                     }
+                }
+                // That was the last frame: a consumer may stop polling here (hyper does once
+                // a Content-Length body is complete), so end the observation now.
+                if inner.is_end_stream()
+                    && let Some(obs) = this.observer.take()
+                {
+                    let _ = guard(move || obs.on_end());
                 }
             }
             Poll::Ready(Some(Err(_))) => {
