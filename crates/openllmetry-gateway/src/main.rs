@@ -44,6 +44,17 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8788")]
         listen: SocketAddr,
+        /// Serve one recorded exchange for every request, forever, as fast as possible (for
+        /// benchmarks): a cassette file, or a bundled cassette's name such as
+        /// `openai/test_chat/test_chat.yaml`.
+        #[arg(long = "loop", value_name = "CASSETTE", conflicts_with = "paths")]
+        looping: Option<PathBuf>,
+        /// With `--loop`: which interaction of the cassette (0-based).
+        #[arg(long, default_value_t = 0, requires = "looping")]
+        index: usize,
+        /// Worker threads of the replay server.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
         /// Cassette files or directories of cassettes (default: the bundled ones).
         paths: Vec<PathBuf>,
     },
@@ -213,11 +224,50 @@ async fn report_export_failures() {
     }
 }
 
-async fn replay(listen: SocketAddr, paths: Vec<PathBuf>) -> anyhow::Result<()> {
+async fn replay(
+    listen: SocketAddr,
+    looping: Option<PathBuf>,
+    index: usize,
+    workers: usize,
+    paths: Vec<PathBuf>,
+) -> anyhow::Result<()> {
+    let workers = if workers > 1 { workers } else { 0 };
+    if let Some(path) = looping {
+        let cassette = if path.exists() {
+            Cassette::load(&path)
+        } else {
+            Cassette::load_named(&path.to_string_lossy())
+        }
+        .with_context(|| format!("loading {}", path.display()))?;
+        let n = cassette.interactions.len();
+        let Some(interaction) = cassette.interactions.into_iter().nth(index) else {
+            anyhow::bail!("{} has {n} interaction(s), no #{index}", path.display());
+        };
+        let request = format!(
+            "{} {}",
+            interaction.request.method,
+            interaction.request.path()
+        );
+        let server = ReplayServer::looping(interaction)
+            .worker_threads(workers)
+            .bind(listen)
+            .spawn()
+            .with_context(|| format!("binding {listen}"))?;
+        tracing::info!(addr = %server.addr(), "replaying one recorded exchange in a loop");
+        eprintln!(
+            "replay: answering every request on {} with {} #{index} (recorded for {request})",
+            server.base_url(),
+            path.display()
+        );
+        shutdown_signal().await;
+        server.shutdown();
+        return Ok(());
+    }
     let cassette = load_cassettes(&paths)?;
     let n = cassette.interactions.len();
     let server = ReplayServer::pool(cassette)
         .reuse(true)
+        .worker_threads(workers)
         .bind(listen)
         .spawn()
         .with_context(|| format!("binding {listen}"))?;
@@ -324,7 +374,13 @@ fn main() -> ExitCode {
                 anthropic_upstream,
                 config,
             } => gateway(listen, openai_upstream, anthropic_upstream, config).await,
-            Command::Replay { listen, paths } => replay(listen, paths).await,
+            Command::Replay {
+                listen,
+                looping,
+                index,
+                workers,
+                paths,
+            } => replay(listen, looping, index, workers, paths).await,
             Command::Telemetry {
                 command: TelemetryCommand::Status,
             } => {

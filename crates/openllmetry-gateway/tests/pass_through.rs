@@ -215,6 +215,15 @@ async fn every_cassette_passes_through_byte_for_byte() {
         .filter(|s| s.scope_name == "openllmetry")
         .collect();
     assert_eq!(llm.len(), all.len(), "{}", describe(&spans));
+    // Every exchange was read to its end: none is recorded as incomplete.
+    let incomplete: Vec<_> = llm
+        .iter()
+        .filter(|s| s.attr("openllmetry.response.incomplete").is_some())
+        .collect();
+    assert!(
+        incomplete.is_empty(),
+        "recorded as incomplete: {incomplete:#?}"
+    );
     for secret in [OPENAI_KEY, ANTHROPIC_KEY, AZURE_KEY] {
         assert!(
             !receiver.raw_contains(secret.as_bytes()),

@@ -141,6 +141,11 @@ fn check_span(
     assert_eq!(span.name, span_name, "{ctx}");
     assert_eq!(span.kind, SpanKind::Client, "{ctx}");
     assert_ne!(span.status_code, StatusCode::Error, "{ctx}");
+    assert_eq!(
+        span.attr("openllmetry.response.incomplete"),
+        None,
+        "{ctx}: a complete response recorded as incomplete"
+    );
     assert_eq!(span.scope_name, "openllmetry", "{ctx}");
     assert_eq!(
         span.attr_str("gen_ai.provider.name"),
