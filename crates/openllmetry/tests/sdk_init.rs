@@ -3,7 +3,7 @@
 //!
 //! `init` installs process-wide providers, so the tests in this file run one at a time.
 
-use std::sync::{Mutex, MutexGuard};
+use tokio::sync::{Mutex, MutexGuard};
 
 use openllmetry::{ApiFormat, Config, Flavour, SamplerChoice};
 use openllmetry_http::OpenLlmMiddleware;
@@ -14,10 +14,10 @@ use opentelemetry_sdk::logs::InMemoryLogExporter;
 use opentelemetry_sdk::metrics::InMemoryMetricExporter;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: Mutex<()> = Mutex::const_new(());
 
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+async fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().await
 }
 
 struct Sinks {
@@ -122,7 +122,7 @@ const CHAT_PROMPT: &str = "Tell me a joke about opentelemetry";
 
 #[tokio::test]
 async fn default_config_records_current_flavour_with_content_and_metrics() {
-    let _s = serial();
+    let _s = serial().await;
     let sinks = Sinks::new();
     let otel = openllmetry::try_init(sinks.config()).unwrap();
     let server = replay(CHAT).await;
@@ -155,7 +155,7 @@ async fn default_config_records_current_flavour_with_content_and_metrics() {
 
 #[tokio::test]
 async fn content_capture_off_removes_every_prompt_and_completion() {
-    let _s = serial();
+    let _s = serial().await;
     let sinks = Sinks::new();
     let otel = openllmetry::try_init(sinks.config().with_content_capture(false)).unwrap();
     let server = replay(CHAT).await;
@@ -179,7 +179,7 @@ async fn content_capture_off_removes_every_prompt_and_completion() {
 
 #[tokio::test]
 async fn legacy_flavour_writes_indexed_attributes() {
-    let _s = serial();
+    let _s = serial().await;
     let sinks = Sinks::new();
     let otel = openllmetry::try_init(sinks.config().with_flavour(Flavour::Legacy)).unwrap();
     let server = replay(CHAT).await;
@@ -200,7 +200,7 @@ async fn legacy_flavour_writes_indexed_attributes() {
 
 #[tokio::test]
 async fn events_flavour_exports_log_events_through_the_logs_pipeline() {
-    let _s = serial();
+    let _s = serial().await;
     let sinks = Sinks::new();
     let otel = openllmetry::try_init(sinks.config().with_flavour(Flavour::Events)).unwrap();
     let server = replay(CHAT).await;
@@ -220,7 +220,7 @@ async fn events_flavour_exports_log_events_through_the_logs_pipeline() {
 
 #[tokio::test]
 async fn span_postprocess_hook_sees_every_span_before_export() {
-    let _s = serial();
+    let _s = serial().await;
     let sinks = Sinks::new();
     let config = sinks.config().with_span_postprocess(|span| {
         span.attributes
@@ -241,7 +241,7 @@ async fn span_postprocess_hook_sees_every_span_before_export() {
 
 #[tokio::test]
 async fn redaction_hook_and_secret_masking_run_before_rendering() {
-    let _s = serial();
+    let _s = serial().await;
     let sinks = Sinks::new();
     let config = sinks
         .config()
@@ -288,7 +288,7 @@ async fn redaction_hook_and_secret_masking_run_before_rendering() {
 
 #[tokio::test]
 async fn blocked_instrumentations_record_nothing() {
-    let _s = serial();
+    let _s = serial().await;
     let sinks = Sinks::new();
     let otel = openllmetry::try_init(
         sinks
@@ -308,7 +308,7 @@ async fn blocked_instrumentations_record_nothing() {
 
 #[tokio::test]
 async fn allow_list_keeps_only_listed_instrumentations() {
-    let _s = serial();
+    let _s = serial().await;
     let sinks = Sinks::new();
     let otel =
         openllmetry::try_init(sinks.config().with_instruments([ApiFormat::Anthropic])).unwrap();
@@ -323,7 +323,7 @@ async fn allow_list_keeps_only_listed_instrumentations() {
 
 #[tokio::test]
 async fn disabled_sdk_records_nothing_and_passes_calls_through() {
-    let _s = serial();
+    let _s = serial().await;
     let sinks = Sinks::new();
     let otel = openllmetry::try_init(sinks.config().with_enabled(false)).unwrap();
     assert!(otel.tracer_provider().is_none());
@@ -342,7 +342,7 @@ async fn disabled_sdk_records_nothing_and_passes_calls_through() {
 
 #[tokio::test]
 async fn trace_context_propagation_can_be_turned_off() {
-    let _s = serial();
+    let _s = serial().await;
     for on in [true, false] {
         let sinks = Sinks::new();
         let otel =
@@ -367,7 +367,7 @@ async fn trace_context_propagation_can_be_turned_off() {
 
 #[tokio::test]
 async fn always_off_sampler_exports_no_spans() {
-    let _s = serial();
+    let _s = serial().await;
     let sinks = Sinks::new();
     let otel =
         openllmetry::try_init(sinks.config().with_sampler(SamplerChoice::AlwaysOff)).unwrap();
@@ -379,7 +379,7 @@ async fn always_off_sampler_exports_no_spans() {
 
 #[tokio::test]
 async fn metrics_off_exports_no_metrics() {
-    let _s = serial();
+    let _s = serial().await;
     let sinks = Sinks::new();
     let otel = openllmetry::try_init(sinks.config().with_metrics(false)).unwrap();
     assert!(otel.meter_provider().is_none());
@@ -392,7 +392,7 @@ async fn metrics_off_exports_no_metrics() {
 
 #[tokio::test]
 async fn instrumentation_faults_feed_the_sdk_counter() {
-    let _s = serial();
+    let _s = serial().await;
     let sinks = Sinks::new();
     let otel = openllmetry::try_init(sinks.config()).unwrap();
     let server = ReplayServer::builder(Cassette::load_named(CHAT).unwrap())
@@ -432,7 +432,7 @@ async fn instrumentation_faults_feed_the_sdk_counter() {
 #[tokio::test]
 async fn llm_spans_nest_under_the_current_tracing_span() {
     use tracing_subscriber::layer::SubscriberExt as _;
-    let _s = serial();
+    let _s = serial().await;
     let sinks = Sinks::new();
     let otel = openllmetry::try_init(sinks.config()).unwrap();
     let tracer =

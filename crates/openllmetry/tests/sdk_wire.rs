@@ -2,15 +2,15 @@
 //! HTTP/JSON and gRPC) reach a real OTLP receiver intact, decoded with the opentelemetry-proto
 //! types, and no provider API key appears in any exported byte.
 
-use std::sync::Mutex;
 use std::time::Duration;
+use tokio::sync::Mutex;
 
 use openllmetry::{Config, Flavour, Protocol};
 use openllmetry_testkit::cassette::Cassette;
 use openllmetry_testkit::otlp::OtlpReceiver;
 use openllmetry_testkit::replay::ReplayServer;
 
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: Mutex<()> = Mutex::const_new(());
 
 const PROVIDER_KEY: &str = "sk-provider-secret-9f8e7d6c5b4a";
 const EXPORTER_KEY: &str = "tl-exporter-key-1a2b3c";
@@ -169,25 +169,25 @@ async fn exchange(protocol: Protocol) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_signals_reach_a_real_receiver_over_http_protobuf() {
-    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _s = SERIAL.lock().await;
     exchange(Protocol::HttpProtobuf).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_signals_reach_a_real_receiver_over_http_json() {
-    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _s = SERIAL.lock().await;
     exchange(Protocol::HttpJson).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_signals_reach_a_real_receiver_over_grpc() {
-    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _s = SERIAL.lock().await;
     exchange(Protocol::Grpc).await;
 }
 
 #[test]
 fn grpc_outside_a_runtime_is_a_clear_error() {
-    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _s = SERIAL.blocking_lock();
     let err = openllmetry::try_init(
         Config::new()
             .with_api_endpoint("http://127.0.0.1:9")
