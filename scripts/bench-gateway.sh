@@ -10,7 +10,9 @@
 #
 # Usage: scripts/bench-gateway.sh
 # Environment: BENCH_DURATION (seconds per measurement, default 10), BENCH_CONNECTIONS (default
-# 16), BENCH_THREADS (wrk threads, default 2), BENCH_WARMUP (seconds, default 2).
+# 16), BENCH_THREADS (wrk threads, default 2), BENCH_WARMUP (seconds, default 2),
+# BENCH_GATEWAY_ENV (extra environment for the gateway, e.g.
+# "TRACELOOP_BLOCK_INSTRUMENTS=openai" to measure the proxy without the instrumentation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -139,8 +141,9 @@ run_case() { # label cassette
   PIDS+=("$replay")
   wait_port "$sink_port"
   wait_port "$replay_port"
-  OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" TRACELOOP_TELEMETRY=off \
-    "$BIN" gateway --listen "127.0.0.1:$gateway_port" \
+  # shellcheck disable=SC2086 # BENCH_GATEWAY_ENV is a list of NAME=VALUE words
+  env OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" TRACELOOP_TELEMETRY=off \
+    ${BENCH_GATEWAY_ENV:-} "$BIN" gateway --listen "127.0.0.1:$gateway_port" \
     --openai-upstream "http://127.0.0.1:$replay_port/v1" \
     --anthropic-upstream "http://127.0.0.1:$replay_port" 2>"$TMP/gateway.log" &
   local gateway=$!
@@ -238,7 +241,7 @@ run_case streaming "$STREAM_CASSETTE"
 # --- report ----------------------------------------------------------------------------------
 echo
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -sr)"
-echo "wrk: $THREADS threads, $CONNECTIONS connections, ${DURATION}s per row; gateway release build exporting to a local OTLP sink"
+echo "wrk: $THREADS threads, $CONNECTIONS connections, ${DURATION}s per row; gateway release build exporting to a local OTLP sink${BENCH_GATEWAY_ENV:+ (gateway environment: $BENCH_GATEWAY_ENV)}"
 echo
 printf '| %-13s | %-7s | %10s | %8s | %8s | %9s | %12s |\n' call path "req/s" "p50 ms" "p99 ms" "vs direct" "proxy CPU/req"
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' ---------------  ---------  ------------: ----------: ----------: -----------: --------------:
