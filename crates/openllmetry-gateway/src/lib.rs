@@ -17,7 +17,15 @@
 //! | `/anthropic/<rest>` | `<anthropic-upstream>/<rest>` |
 //! | `GET /healthz` | answered by the gateway |
 //!
-//! Anything else is refused with 404: only the configured upstreams are reachable.
+//! Anything else is refused with 404: only the configured upstreams are reachable. An
+//! HTTP/1 absolute-form target (`GET http://host/x`, a forward-proxy request) is refused with
+//! 400, and so is a path whose dot segments would leave the upstream's base path.
+//!
+//! Responses keep the upstream's status, headers (minus hop-by-hop ones; `Content-Length`
+//! kept) and body bytes; streams are forwarded chunk by chunk as they arrive, on sockets with
+//! `TCP_NODELAY`. On shutdown the server stops accepting, lets in-flight requests and streams
+//! finish for up to the drain timeout, then cuts the rest (the clients see a truncated
+//! response; their spans end with the partial data) before returning.
 
 #![warn(
     missing_docs,

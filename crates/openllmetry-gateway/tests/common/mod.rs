@@ -77,9 +77,14 @@ pub fn run_python(script: &str, input: &serde_json::Value) -> serde_json::Value 
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    let hint = if stderr.contains("ModuleNotFoundError") {
+        "\n(the official clients are missing: run scripts/setup-python.sh)"
+    } else {
+        ""
+    };
     assert!(
         out.status.success(),
-        "{script} failed ({}):\n--- stderr\n{stderr}\n--- stdout\n{stdout}",
+        "{script} failed ({}):{hint}\n--- stderr\n{stderr}\n--- stdout\n{stdout}",
         out.status
     );
     serde_json::from_str(&stdout)
