@@ -28,7 +28,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::json::{
-    Faults, Obj, get_bool, get_f64, get_i64, get_str, get_str_list, json_error_kind, parse_object,
+    Faults, Obj, ReportedOnce, get_bool, get_f64, get_i64, get_str, get_str_list, json_error_kind,
+    parse_object,
 };
 use crate::record::{MAX_STREAM_CONTENT_BYTES, MAX_STREAM_ENTRIES, ProviderError, Usage};
 use crate::{FaultKind, Operation, RequestRecord, ResponseRecord, SseEvent};
@@ -565,7 +566,7 @@ pub struct StreamAccumulator {
     /// The block cap was hit: later blocks (and their deltas) are ignored.
     entries_capped: bool,
     /// Bit set of the fault kinds already reported by this accumulator.
-    reported: u32,
+    reported: ReportedOnce,
 }
 
 impl StreamAccumulator {
@@ -587,19 +588,12 @@ impl StreamAccumulator {
             content_bytes: 0,
             content_truncated: false,
             entries_capped: false,
-            reported: 0,
+            reported: ReportedOnce::default(),
         }
     }
 
     fn fault(&mut self, faults: &mut Vec<FaultKind>, kind: FaultKind) {
-        match 1u32.checked_shl(kind as u32) {
-            Some(bit) if self.reported & bit != 0 => {}
-            Some(bit) => {
-                self.reported |= bit;
-                faults.push(kind);
-            }
-            None => faults.push(kind),
-        }
+        self.reported.report(faults, kind);
     }
 
     /// Feeds one SSE event. Returns true when the event was an output chunk

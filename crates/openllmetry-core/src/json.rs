@@ -162,3 +162,22 @@ pub(crate) fn get_str_list(obj: &Obj, key: &str, f: &mut Faults<'_>) -> Vec<Stri
         }
     }
 }
+
+/// The fault kinds a stream accumulator already reported: each kind is reported once per
+/// stream, so a long malformed stream cannot flood the fault hook.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct ReportedOnce(u32);
+
+impl ReportedOnce {
+    /// Pushes `kind` unless it was reported before.
+    pub(crate) fn report(&mut self, faults: &mut Vec<FaultKind>, kind: FaultKind) {
+        match 1u32.checked_shl(kind as u32) {
+            Some(bit) if self.0 & bit != 0 => {}
+            Some(bit) => {
+                self.0 |= bit;
+                faults.push(kind);
+            }
+            None => faults.push(kind),
+        }
+    }
+}

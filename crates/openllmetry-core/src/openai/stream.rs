@@ -8,6 +8,8 @@ use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use crate::json::ReportedOnce;
+
 use super::response::responses_body;
 use super::{
     API_ERROR, Faults, arguments_from, error_type_of, floor_char_boundary, json_error_kind,
@@ -495,7 +497,7 @@ pub struct StreamAccumulator {
     /// The entry cap was hit: later choices, items and tool calls are ignored.
     entries_capped: bool,
     /// Bit set of the fault kinds already reported.
-    reported: u32,
+    reported: ReportedOnce,
     /// Chat / legacy completions: choices, in order of first appearance.
     choices: Vec<ChoiceAcc>,
     /// Tool calls tracked across all choices.
@@ -521,7 +523,7 @@ impl StreamAccumulator {
             complete: false,
             budget: Budget::default(),
             entries_capped: false,
-            reported: 0,
+            reported: ReportedOnce::default(),
             choices: Vec::new(),
             tool_call_count: 0,
             items: Vec::new(),
@@ -530,14 +532,7 @@ impl StreamAccumulator {
     }
 
     fn fault(&mut self, faults: &mut Vec<FaultKind>, kind: FaultKind) {
-        match 1u32.checked_shl(kind as u32) {
-            Some(bit) if self.reported & bit != 0 => {}
-            Some(bit) => {
-                self.reported |= bit;
-                faults.push(kind);
-            }
-            None => faults.push(kind),
-        }
+        self.reported.report(faults, kind);
     }
 
     /// Feeds one SSE event. Returns true when the event was an output chunk (chat and
