@@ -703,7 +703,7 @@ impl ResponseObserver {
                     if let Some(m) = &state.inner.instruments {
                         // Built at the first chunk, which carries the response model.
                         let attrs = state.chunk_metric_attrs.get_or_insert_with(|| {
-                            metric_attributes_of(&state.target, &state.request, acc.model(), None)
+                            metric_attributes(&state.target, &state.request, acc.model())
                         });
                         // Each chunk after the first records the time since the previous one;
                         // chunks that arrived in the same read record 0.
@@ -817,19 +817,11 @@ impl Drop for ResponseObserver {
     }
 }
 
+/// Attributes every metric point of a call carries.
 fn metric_attributes(
-    state: &CallState,
-    response_model: Option<&str>,
-    error_type: Option<&str>,
-) -> Vec<KeyValue> {
-    metric_attributes_of(&state.target, &state.request, response_model, error_type)
-}
-
-fn metric_attributes_of(
     t: &Target,
     request: &RequestRecord,
     response_model: Option<&str>,
-    error_type: Option<&str>,
 ) -> Vec<KeyValue> {
     let mut attrs = Vec::with_capacity(8);
     attrs.push(KeyValue::new(attr::GEN_AI_PROVIDER_NAME, t.provider_name));
@@ -848,16 +840,13 @@ fn metric_attributes_of(
         t.server_address.clone(),
     ));
     attrs.push(KeyValue::new(attr::SERVER_PORT, i64::from(t.server_port)));
-    if let Some(e) = error_type {
-        attrs.push(KeyValue::new(attr::ERROR_TYPE, e.to_owned()));
-    }
     attrs
 }
 
 fn finish(
     mut state: CallState,
     status: u16,
-    response: Option<ResponseRecord>,
+    mut response: Option<ResponseRecord>,
     outcome: Outcome<'_>,
 ) {
     let inner = state.inner.clone();
@@ -874,31 +863,68 @@ fn finish(
     if matches!(outcome, Outcome::Incomplete) {
         attrs.push(KeyValue::new(attr::OPENLLMETRY_RESPONSE_INCOMPLETE, true));
     }
-    // Errors: transport, provider error body, HTTP status.
-    let status_code_str;
-    let error_type: Option<&str> =
+    // Errors: transport, provider error body, HTTP status (owned: errors are rare, and the
+    // response is taken apart below).
+    let error_type: Option<String> =
         match (&outcome, response.as_ref().and_then(|r| r.error.as_ref())) {
-            (Outcome::Error(e), _) => Some(*e),
-            (_, Some(pe)) => Some(pe.error_type.as_str()),
-            _ if status >= 400 => {
-                status_code_str = status.to_string();
-                Some(status_code_str.as_str())
-            }
+            (Outcome::Error(e), _) => Some((*e).to_owned()),
+            (_, Some(pe)) => Some(pe.error_type.clone()),
+            _ if status >= 400 => Some(status.to_string()),
             _ => None,
         };
-    if let Some(e) = error_type {
-        attrs.push(KeyValue::new(attr::ERROR_TYPE, e.to_owned()));
+    if let Some(e) = &error_type {
+        attrs.push(KeyValue::new(attr::ERROR_TYPE, e.clone()));
     }
 
-    // Content: built only when capture is on, redacted in one place, then rendered.
+    // Metrics, from the response as the provider sent it (before any redaction).
+    if let Some(m) = &inner.instruments {
+        let response_model = response.as_ref().and_then(|r| r.model.as_deref());
+        let base = metric_attributes(&state.target, &state.request, response_model);
+        let with = |extra: KeyValue| {
+            let mut a = base.clone();
+            a.push(extra);
+            a
+        };
+        let duration_attrs = match &error_type {
+            Some(e) => with(KeyValue::new(attr::ERROR_TYPE, e.clone())),
+            None => base.clone(),
+        };
+        m.duration
+            .record(state.start.elapsed().as_secs_f64(), &duration_attrs);
+        if let Some(r) = &response {
+            for (kind, v) in [
+                (value::token_type::INPUT, r.usage.input_tokens),
+                (value::token_type::OUTPUT, r.usage.output_tokens),
+            ] {
+                if let Some(v) = v.and_then(|v| u64::try_from(v).ok()) {
+                    m.token_usage
+                        .record(v, &with(KeyValue::new(attr::GEN_AI_TOKEN_TYPE, kind)));
+                }
+            }
+            for msg in &r.output_messages {
+                if msg.finish_reason.is_empty() {
+                    m.choices.add(1, &base);
+                } else {
+                    let reason = KeyValue::new(
+                        attr::GEN_AI_RESPONSE_FINISH_REASON,
+                        msg.finish_reason.clone(),
+                    );
+                    m.choices.add(1, &with(reason));
+                }
+            }
+        }
+    }
+
+    // Content: built only when capture is on (moved out of the records, not copied),
+    // redacted in one place, then rendered.
     let content = if inner.capture_content {
         let mut c = Content {
             system_instructions: std::mem::take(&mut state.request.system_instructions),
             input_messages: std::mem::take(&mut state.request.input_messages),
             tool_definitions: std::mem::take(&mut state.request.tool_definitions),
             output_messages: response
-                .as_ref()
-                .map(|r| r.output_messages.clone())
+                .as_mut()
+                .map(|r| std::mem::take(&mut r.output_messages))
                 .unwrap_or_default(),
         };
         if let Some(hook) = &inner.redact {
@@ -923,38 +949,7 @@ fn finish(
         }
     }
     if let Some(e) = error_type {
-        state.span.set_status(Status::error(e.to_owned()));
-    }
-
-    // Metrics.
-    if let Some(m) = &inner.instruments {
-        let response_model = response.as_ref().and_then(|r| r.model.as_deref());
-        let attrs = metric_attributes(&state, response_model, error_type);
-        m.duration
-            .record(state.start.elapsed().as_secs_f64(), &attrs);
-        if let Some(r) = &response {
-            let base = metric_attributes(&state, response_model, None);
-            for (kind, v) in [
-                (value::token_type::INPUT, r.usage.input_tokens),
-                (value::token_type::OUTPUT, r.usage.output_tokens),
-            ] {
-                if let Some(v) = v.and_then(|v| u64::try_from(v).ok()) {
-                    let mut a = base.clone();
-                    a.push(KeyValue::new(attr::GEN_AI_TOKEN_TYPE, kind));
-                    m.token_usage.record(v, &a);
-                }
-            }
-            for msg in &r.output_messages {
-                let mut a = base.clone();
-                if !msg.finish_reason.is_empty() {
-                    a.push(KeyValue::new(
-                        attr::GEN_AI_RESPONSE_FINISH_REASON,
-                        msg.finish_reason.clone(),
-                    ));
-                }
-                m.choices.add(1, &a);
-            }
-        }
+        state.span.set_status(Status::error(e));
     }
     state.span.end();
 
