@@ -238,26 +238,8 @@ impl Extractor for HeaderExtractor<'_> {
 }
 
 fn error_response(status: StatusCode, kind: &str, message: &str) -> Response {
-    let body = format!(
-        "{{\"error\":{{\"type\":\"{kind}\",\"message\":{}}}}}",
-        quote(message)
-    );
+    let body = serde_json::json!({"error": {"type": kind, "message": message}}).to_string();
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 async fn healthz() -> &'static str {
