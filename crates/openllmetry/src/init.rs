@@ -126,57 +126,68 @@ fn resource(r: &Resolved) -> Resource {
         .build()
 }
 
-/// Starts the SDK, returning an error for any invalid configuration value or exporter
-/// problem (nothing is installed then).
-pub fn try_init(config: Config) -> Result<OpenLlmetry, ConfigError> {
+/// Everything `init` needs from the configuration and the environment (code > env >
+/// default), with the invalid values met on the way (each replaced by its default).
+struct Prepared {
+    resolved: Resolved,
+    telemetry: crate::telemetry::Decision,
+    telemetry_config: crate::telemetry::TelemetryConfig,
+    errors: Vec<ConfigError>,
+}
+
+fn prepare(config: &Config) -> Prepared {
     let lookup = |k: &str| std::env::var(k).ok();
     let mut env = Env::new(&lookup);
-    let resolved = config::resolve(&config, &mut env);
-    if let Some(e) = env.errors.into_iter().next() {
-        return Err(e);
-    }
-    let telemetry = crate::telemetry::decide(config.telemetry, &lookup).map_err(|e| {
-        ConfigError::InvalidValue {
+    let resolved = config::resolve(config, &mut env);
+    let mut errors = env.errors;
+    let (telemetry, level_error) = crate::telemetry::decide_lossy(config.telemetry, &lookup);
+    if let Some(e) = level_error {
+        errors.push(ConfigError::InvalidValue {
             name: config::TRACELOOP_TELEMETRY,
             value: e.to_string(),
             expected: "off, local, on or debug",
-        }
-    })?;
-    let telemetry_config =
-        crate::telemetry::TelemetryConfig::from_lookup(&lookup).map_err(|e| {
-            ConfigError::InvalidValue {
-                name: config::TRACELOOP_TELEMETRY_ENDPOINT,
-                value: e.to_string(),
-                expected: "an http(s) URL",
+        });
+    }
+    let telemetry_config = match &config.telemetry_config {
+        Some(c) => c.clone(),
+        None => {
+            let (c, endpoint_error) = crate::telemetry::TelemetryConfig::from_lookup_lossy(&lookup);
+            if let Some(e) = endpoint_error {
+                errors.push(ConfigError::InvalidValue {
+                    name: config::TRACELOOP_TELEMETRY_ENDPOINT,
+                    value: e.to_string(),
+                    expected: "an http(s) URL",
+                });
             }
-        })?;
-    start(config, resolved, telemetry, telemetry_config)
+            c
+        }
+    };
+    Prepared {
+        resolved,
+        telemetry,
+        telemetry_config,
+        errors,
+    }
+}
+
+/// Starts the SDK, returning an error for any invalid configuration value or exporter
+/// problem (nothing is installed then).
+pub fn try_init(config: Config) -> Result<OpenLlmetry, ConfigError> {
+    let p = prepare(&config);
+    if let Some(e) = p.errors.into_iter().next() {
+        return Err(e);
+    }
+    start(config, p.resolved, p.telemetry, p.telemetry_config)
 }
 
 /// Starts the SDK. Invalid values are reported on stderr and replaced by their defaults; if
 /// the exporters cannot be built, the SDK records nothing and says why. Never panics.
 pub fn init(config: Config) -> OpenLlmetry {
-    let lookup = |k: &str| std::env::var(k).ok();
-    let mut env = Env::new(&lookup);
-    let resolved = config::resolve(&config, &mut env);
-    for e in &env.errors {
+    let p = prepare(&config);
+    for e in &p.errors {
         eprintln!("openllmetry: {e}; using the default");
     }
-    let (telemetry, telemetry_error) = crate::telemetry::decide_lossy(config.telemetry, &lookup);
-    if let Some(e) = telemetry_error {
-        eprintln!("openllmetry: {e}; using the default");
-    }
-    let telemetry_config = match config.telemetry_config.clone() {
-        Some(c) => c,
-        None => {
-            let (c, endpoint_error) = crate::telemetry::TelemetryConfig::from_lookup_lossy(&lookup);
-            if let Some(e) = endpoint_error {
-                eprintln!("openllmetry: {e}; using the default");
-            }
-            c
-        }
-    };
-    match start(config, resolved, telemetry, telemetry_config) {
+    match start(config, p.resolved, p.telemetry, p.telemetry_config) {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("openllmetry: {e}; telemetry of LLM calls is off");

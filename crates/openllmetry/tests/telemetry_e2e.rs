@@ -20,6 +20,11 @@ async fn child_app_with_malformed_responses() {
     let otel = openllmetry::try_init(
         openllmetry::Config::new()
             .with_telemetry(openllmetry::telemetry::TelemetryLevel::On)
+            // The endpoint comes through the builder (code), not the environment.
+            .with_telemetry_config(
+                openllmetry::telemetry::TelemetryConfig::default()
+                    .with_endpoint(std::env::var("CHILD_TELEMETRY_ENDPOINT").unwrap()),
+            )
             .with_span_exporter(opentelemetry_sdk::trace::InMemorySpanExporter::default())
             .with_metrics(false),
     )
@@ -78,7 +83,8 @@ fn a_fault_through_the_core_produces_exactly_one_report() {
         .env_remove("CI")
         .env_remove("DO_NOT_TRACK")
         .env_remove("TRACELOOP_TELEMETRY")
-        .env("TRACELOOP_TELEMETRY_ENDPOINT", receiver.endpoint())
+        .env_remove("TRACELOOP_TELEMETRY_ENDPOINT")
+        .env("CHILD_TELEMETRY_ENDPOINT", receiver.endpoint())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
