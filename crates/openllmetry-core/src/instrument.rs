@@ -740,6 +740,18 @@ impl ResponseObserver {
         }
     }
 
+    /// The recorder panicked while observing (caught by the caller's panic guard): records
+    /// [`FaultKind::RecorderPanicked`], drops the partial data (it may be inconsistent) and
+    /// ends the span once, marked incomplete. Does nothing if the span already ended.
+    pub fn on_panic(mut self) {
+        if let Some(state) = self.state.as_mut() {
+            state.faults.push(FaultKind::RecorderPanicked);
+        }
+        self.decoder = None;
+        self.mode = Mode::Ignore;
+        self.complete(Outcome::Incomplete);
+    }
+
     /// The body ended normally.
     pub fn on_end(mut self) {
         self.complete_at_end();
