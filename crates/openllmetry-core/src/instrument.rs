@@ -1067,7 +1067,7 @@ mod tests {
         use flate2::{Compress, Compression, FlushCompress};
         let zeros = vec![0u8; 1 << 20];
         let mut c = Compress::new(Compression::best(), false);
-        let mut unit = |c: &mut Compress| {
+        let unit = |c: &mut Compress| {
             let mut out = Vec::with_capacity(64 * 1024);
             let before = c.total_in();
             while c.total_in() - before < zeros.len() as u64 {
