@@ -52,6 +52,20 @@ pub const DEFAULT_MAX_INFLATED_BYTES: usize = 64 * 1024 * 1024;
 /// most ~1 MiB before the budget is checked again).
 pub const INFLATE_INPUT_STEP: usize = 1024;
 
+/// Cap on the bytes of a request- or response-derived model name used as a metric attribute
+/// value: 256 bytes (cut at a char boundary). Client input must not grow metric series keys
+/// without bound.
+pub const MAX_METRIC_MODEL_BYTES: usize = 256;
+
+/// `s` cut to at most `max` bytes at a char boundary.
+fn bounded(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
 /// Instrumentation scope name of every span and metric the core emits.
 pub const SCOPE_NAME: &str = "openllmetry";
 
@@ -908,10 +922,16 @@ fn metric_attributes(
         t.operation.semconv_name(),
     ));
     if let Some(m) = &request.model {
-        attrs.push(KeyValue::new(attr::GEN_AI_REQUEST_MODEL, m.clone()));
+        attrs.push(KeyValue::new(
+            attr::GEN_AI_REQUEST_MODEL,
+            bounded(m, MAX_METRIC_MODEL_BYTES),
+        ));
     }
     if let Some(m) = response_model {
-        attrs.push(KeyValue::new(attr::GEN_AI_RESPONSE_MODEL, m.to_owned()));
+        attrs.push(KeyValue::new(
+            attr::GEN_AI_RESPONSE_MODEL,
+            bounded(m, MAX_METRIC_MODEL_BYTES),
+        ));
     }
     attrs.push(KeyValue::new(
         attr::SERVER_ADDRESS,
@@ -1089,6 +1109,29 @@ mod tests {
         }
         gz.extend_from_slice(&[0; 8]);
         gz
+    }
+
+    #[test]
+    fn metric_model_names_are_bounded_at_a_char_boundary() {
+        assert_eq!(bounded("gpt-4o", MAX_METRIC_MODEL_BYTES), "gpt-4o");
+        let long = "é".repeat(40 * 1024);
+        let cut = bounded(&long, MAX_METRIC_MODEL_BYTES);
+        assert_eq!(cut.len(), MAX_METRIC_MODEL_BYTES);
+        let odd = format!("a{long}");
+        assert_eq!(
+            bounded(&odd, MAX_METRIC_MODEL_BYTES).len(),
+            MAX_METRIC_MODEL_BYTES - 1
+        );
+        let t = crate::detect::detect("POST", "https://api.openai.com/v1/chat/completions")
+            .expect("an LLM URL");
+        let request = RequestRecord {
+            model: Some(long.clone()),
+            ..RequestRecord::default()
+        };
+        let attrs = metric_attributes(&t, &request, Some(&long));
+        for kv in attrs {
+            assert!(kv.value.as_str().len() <= MAX_METRIC_MODEL_BYTES, "{kv:?}");
+        }
     }
 
     #[test]
