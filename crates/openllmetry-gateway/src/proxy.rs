@@ -584,18 +584,18 @@ async fn read_body(
 
 fn classify_body_error(e: &axum::Error) -> BodyError {
     let io = find_source::<std::io::Error>(e);
-    if let Some(io) = io {
-        if matches!(
+    if let Some(io) = io
+        && matches!(
             io.kind(),
             std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
-        ) {
-            return BodyError::Malformed(io.to_string());
-        }
+        )
+    {
+        return BodyError::Malformed(io.to_string());
     }
-    if let Some(h) = find_source::<hyper::Error>(e) {
-        if h.is_parse() {
-            return BodyError::Malformed(h.to_string());
-        }
+    if let Some(h) = find_source::<hyper::Error>(e)
+        && h.is_parse()
+    {
+        return BodyError::Malformed(h.to_string());
     }
     let cause = io.map_or_else(|| e.to_string(), ToString::to_string);
     BodyError::ClientGone(cause)
