@@ -14,7 +14,8 @@
 #
 # Usage: scripts/soak.sh
 # Environment: SOAK_DURATION (default 180), SOAK_WORKERS (4), SOAK_BIG_EVERY (20),
-# SOAK_BIG_KIB (1024), SOAK_UP (20), SOAK_DOWN (10), SOAK_SAMPLE (10).
+# SOAK_BIG_KIB (1024), SOAK_UP (20), SOAK_DOWN (10), SOAK_SAMPLE (10), SOAK_PROFILE (cargo
+# profile of the binaries: release, or dev for a quick check of the script itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,12 +33,15 @@ for tool in curl python3; do
   command -v "$tool" >/dev/null 2>&1 || { echo "soak.sh needs $tool" >&2; exit 1; }
 done
 
-echo "building the release binaries..." >&2
-cargo build --release -q -p openllmetry-gateway --bin openllmetry --example otlp_flapping --example cassette_body
+PROFILE=${SOAK_PROFILE:-release}
+echo "building the $PROFILE binaries..." >&2
+cargo build --profile "$PROFILE" -q -p openllmetry-gateway --bin openllmetry --example otlp_flapping --example cassette_body
 TARGET=${CARGO_TARGET_DIR:-target}
-BIN=$TARGET/release/openllmetry
-FLAP=$TARGET/release/examples/otlp_flapping
-BODY=$TARGET/release/examples/cassette_body
+OUT=$PROFILE
+[ "$PROFILE" = dev ] && OUT=debug
+BIN=$TARGET/$OUT/openllmetry
+FLAP=$TARGET/$OUT/examples/otlp_flapping
+BODY=$TARGET/$OUT/examples/cassette_body
 
 TMP=$(mktemp -d -t soak.XXXXXX)
 PIDS=()
