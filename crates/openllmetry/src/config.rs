@@ -1355,6 +1355,76 @@ mod tests {
 }
 
 #[cfg(test)]
+mod export_limit_tests {
+    use super::*;
+
+    fn limits(vars: &[(&str, &str)], config: &Config) -> (ExportLimits, usize) {
+        let lookup = |k: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let mut env = Env::new(&lookup);
+        let l = export_limits(config, &mut env);
+        (l, env.errors.len())
+    }
+
+    #[test]
+    fn span_attribute_limit_wins_over_the_general_one() {
+        let (l, errors) = limits(
+            &[
+                (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, "1000"),
+                (OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, "100"),
+            ],
+            &Config::new(),
+        );
+        assert_eq!((l.attribute_value_length, errors), (Some(100), 0));
+        let (l, _) = limits(
+            &[(OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, "1000")],
+            &Config::new(),
+        );
+        assert_eq!(l.attribute_value_length, Some(1000));
+        let (l, _) = limits(&[], &Config::new());
+        assert_eq!(l.attribute_value_length, None);
+    }
+
+    #[test]
+    fn export_limits_defaults_env_and_code() {
+        let (l, _) = limits(&[], &Config::new());
+        assert_eq!(l.max_request_bytes, 4 * 1024 * 1024);
+        assert_eq!(l.queue_max_bytes, 64 * 1024 * 1024);
+        assert_eq!(l.cardinality_limit, 500);
+        assert_eq!(l.timeout, std::time::Duration::from_secs(10));
+        let vars = [
+            (OTEL_EXPORTER_OTLP_TIMEOUT, "250"),
+            (TRACELOOP_EXPORT_MAX_REQUEST_BYTES, "1000000"),
+            (TRACELOOP_EXPORT_QUEUE_MAX_BYTES, "2000000"),
+            (TRACELOOP_METRICS_CARDINALITY_LIMIT, "50"),
+        ];
+        let (l, errors) = limits(&vars, &Config::new());
+        assert_eq!(errors, 0);
+        assert_eq!(l.timeout, std::time::Duration::from_millis(250));
+        assert_eq!(
+            (l.max_request_bytes, l.queue_max_bytes, l.cardinality_limit),
+            (1_000_000, 2_000_000, 50)
+        );
+        let (l, _) = limits(
+            &vars,
+            &Config::new()
+                .with_export_timeout(std::time::Duration::from_secs(1))
+                .with_export_max_request_bytes(5),
+        );
+        assert_eq!(l.timeout, std::time::Duration::from_secs(1));
+        assert_eq!(l.max_request_bytes, 5);
+        let (_, errors) = limits(
+            &[(TRACELOOP_EXPORT_QUEUE_MAX_BYTES, "lots")],
+            &Config::new(),
+        );
+        assert_eq!(errors, 1);
+    }
+}
+
+#[cfg(test)]
 mod doc_tests {
     use super::ENV_VARS;
 

@@ -707,3 +707,203 @@ pub(crate) fn add_otlp_exporter<E: SpanExporter + 'static>(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{
+        Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+    };
+    use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use prost::Message as _;
+
+    fn span(attrs: Vec<KeyValue>, events: Vec<Event>) -> SpanData {
+        let mut ev = SpanEvents::default();
+        ev.events = events;
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from(7u128),
+                SpanId::from(9u64),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            ),
+            parent_span_id: SpanId::from(3u64),
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Client,
+            name: "chat \"gpt\"\n".into(),
+            start_time: std::time::SystemTime::now(),
+            end_time: std::time::SystemTime::now(),
+            attributes: attrs,
+            dropped_attributes_count: 0,
+            events: ev,
+            links: SpanLinks::default(),
+            status: Status::error("boom\u{1}"),
+            instrumentation_scope: InstrumentationScope::builder("scope")
+                .with_version("1.0")
+                .build(),
+        }
+    }
+
+    /// Attributes of every shape, with text JSON has to escape heavily.
+    fn awkward() -> Vec<SpanData> {
+        let nasty: String = "\"\\\u{0}\u{1f}é漢\n".repeat(500);
+        let attrs = vec![
+            KeyValue::new("s", nasty.clone()),
+            KeyValue::new("i", i64::MIN),
+            KeyValue::new("f", -1.234_567_890_123e-300),
+            KeyValue::new("b", true),
+            KeyValue::new(
+                "a",
+                Value::Array(Array::String(vec![
+                    StringValue::from(nasty.clone()),
+                    StringValue::from(""),
+                ])),
+            ),
+            KeyValue::new("ai", Value::Array(Array::I64(vec![i64::MIN; 50]))),
+            KeyValue::new("af", Value::Array(Array::F64(vec![f64::MIN; 50]))),
+            KeyValue::new("ab", Value::Array(Array::Bool(vec![false; 50]))),
+        ];
+        let events = vec![Event::new(
+            "gen_ai.content",
+            std::time::SystemTime::now(),
+            vec![KeyValue::new("content", nasty)],
+            0,
+        )];
+        vec![
+            span(attrs.clone(), events),
+            span(vec![], vec![]),
+            span(attrs, vec![]),
+        ]
+    }
+
+    fn request(
+        spans: Vec<SpanData>,
+        resource: &opentelemetry_sdk::Resource,
+    ) -> ExportTraceServiceRequest {
+        use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+        use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+        ExportTraceServiceRequest {
+            resource_spans: group_spans_by_resource_and_scope(
+                spans,
+                &ResourceAttributesWithSchema::from(resource),
+            ),
+        }
+    }
+
+    fn resource() -> opentelemetry_sdk::Resource {
+        opentelemetry_sdk::Resource::builder()
+            .with_attribute(KeyValue::new("service.name", "svc\"\n"))
+            .build()
+    }
+
+    fn estimate(
+        spans: &[SpanData],
+        enc: Encoding,
+        resource: &opentelemetry_sdk::Resource,
+    ) -> usize {
+        let resource_len: usize = resource
+            .iter()
+            .map(|(k, v)| ITEM_OVERHEAD + enc.str_len(k.as_str()) + enc.value_len(v))
+            .sum();
+        REQUEST_OVERHEAD + resource_len + spans.iter().map(|s| enc.span_len(s)).sum::<usize>()
+    }
+
+    /// The size estimate bounds the real protobuf encoding (prost's exact `encoded_len`) and
+    /// the real JSON encoding (opentelemetry-proto's serde) from above.
+    #[test]
+    fn the_estimate_is_an_upper_bound_of_both_encodings() {
+        let res = resource();
+        let spans = awkward();
+        let proto = request(spans.clone(), &res).encoded_len();
+        let est = estimate(&spans, Encoding::Protobuf, &res);
+        assert!(proto <= est, "protobuf {proto} > estimate {est}");
+        let json = serde_json::to_vec(&request(spans.clone(), &res))
+            .unwrap()
+            .len();
+        let est = estimate(&spans, Encoding::Json, &res);
+        assert!(json <= est, "json {json} > estimate {est}");
+    }
+
+    #[test]
+    fn shrink_fits_the_budget_cuts_the_largest_value_and_marks_it() {
+        let big = "é".repeat(300_000); // 600,000 bytes, two-byte characters
+        let mut s = span(
+            vec![
+                KeyValue::new("gen_ai.prompt", big),
+                KeyValue::new("gen_ai.request.model", "gpt-4o"),
+            ],
+            vec![],
+        );
+        shrink(&mut s, 100_000, Encoding::Json);
+        assert!(Encoding::Json.span_len(&s) <= 100_000);
+        let prompt = s
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == "gen_ai.prompt")
+            .unwrap();
+        let kept = prompt.value.as_str().len();
+        assert!(kept > 50_000 && kept < 100_000, "kept {kept}");
+        let model = s
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == "gen_ai.request.model")
+            .unwrap();
+        assert_eq!(model.value.as_str(), "gpt-4o");
+        let mark = s
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == TRUNCATED_ATTRIBUTE)
+            .unwrap();
+        assert_eq!(
+            mark.value,
+            Value::Array(Array::String(vec![StringValue::from("gen_ai.prompt")]))
+        );
+    }
+
+    #[test]
+    fn the_value_length_limit_counts_characters_in_attributes_arrays_and_events() {
+        let mut s = span(
+            vec![
+                KeyValue::new("long", "ééééé"),
+                KeyValue::new("short", "abc"),
+                KeyValue::new(
+                    "list",
+                    Value::Array(Array::String(vec![StringValue::from("abcdef")])),
+                ),
+            ],
+            vec![Event::new(
+                "e",
+                std::time::SystemTime::now(),
+                vec![KeyValue::new("content", "123456")],
+                0,
+            )],
+        );
+        limit_values(&mut s, 4);
+        let get = |k: &str| {
+            s.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == k)
+                .unwrap()
+                .value
+                .clone()
+        };
+        assert_eq!(get("long").as_str(), "éééé");
+        assert_eq!(get("short").as_str(), "abc");
+        assert_eq!(
+            get("list"),
+            Value::Array(Array::String(vec![StringValue::from("abcd")]))
+        );
+        assert_eq!(s.events.events[0].attributes[0].value.as_str(), "1234");
+        assert_eq!(
+            get(TRUNCATED_ATTRIBUTE),
+            Value::Array(Array::String(vec![
+                StringValue::from("content"),
+                StringValue::from("list"),
+                StringValue::from("long"),
+            ]))
+        );
+    }
+}
