@@ -228,7 +228,7 @@ async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
             FLUSH_TIMEOUT.as_secs()
         );
     }
-    let failed = export_failures();
+    let failed = export_problems().export_failures;
     if failed > 0 {
         tracing::warn!(
             failed,
@@ -301,35 +301,35 @@ async fn preview(gateway: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Failed OTLP exports so far (the SDK counts them as `sdk_export` / `export_failed` faults;
-/// their data is dropped). Zero when the SDK's fault counting is off (`TRACELOOP_TELEMETRY=off`,
-/// `DO_NOT_TRACK`, `CI`).
-fn export_failures() -> u64 {
-    use openllmetry::telemetry::{Component, Kind};
-    openllmetry::telemetry::fault_counts()
-        .iter()
-        .filter(|c| c.component == Component::SdkExport && c.kind == Kind::ExportFailed)
-        .map(|c| c.count)
-        .sum()
+/// Local export problems (failed exports, dropped and truncated spans), read from the SDK's
+/// always-on diagnostics: independent of the telemetry level (`DO_NOT_TRACK`, `CI`).
+fn export_problems() -> openllmetry::Diagnostics {
+    openllmetry::diagnostics()
 }
 
-/// Logs failed telemetry exports as they happen: the first at once, then at most one line
-/// per minute with the count since the previous line.
+/// Logs failed telemetry exports and dropped or truncated spans as they happen: the first at
+/// once, then at most one line per minute with the counts since the previous line.
 async fn report_export_failures() {
     const QUIET: std::time::Duration = std::time::Duration::from_secs(60);
-    let mut reported = 0;
+    let mut reported = openllmetry::Diagnostics::default();
     let mut last: Option<tokio::time::Instant> = None;
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
     loop {
         tick.tick().await;
-        let failed = export_failures();
-        if failed > reported && last.is_none_or(|t| t.elapsed() >= QUIET) {
+        let now = export_problems();
+        let news = now.export_failures > reported.export_failures
+            || now.spans_dropped > reported.spans_dropped
+            || now.spans_truncated > reported.spans_truncated;
+        if news && last.is_none_or(|t| t.elapsed() >= QUIET) {
             tracing::warn!(
-                failed = failed - reported,
-                total = failed,
-                "telemetry export failed: the OTLP endpoint did not accept the data, which is dropped (requests are not affected)"
+                failed = now.export_failures - reported.export_failures,
+                dropped = now.spans_dropped - reported.spans_dropped,
+                truncated = now.spans_truncated - reported.spans_truncated,
+                total_failed = now.export_failures,
+                cause = now.last_export_error.as_deref().unwrap_or(""),
+                "telemetry export failed, dropped or truncated data: failed exports lose their data, dropped spans were over the export queue, truncated spans are marked openllmetry.truncated (requests are not affected)"
             );
-            reported = failed;
+            reported = now;
             last = Some(tokio::time::Instant::now());
         }
     }
