@@ -12,4 +12,5 @@
 //! a detection row in [`detect`](crate::detect) and an arm in [`provider`](crate::provider).
 
 pub mod anthropic;
+pub(crate) mod common;
 pub mod openai;
