@@ -37,13 +37,11 @@ pub(crate) fn floor_char_boundary(s: &str, max: usize) -> usize {
 /// The content byte budget of one stream: at most [`MAX_STREAM_CONTENT_BYTES`] bytes of
 /// content are kept across all the strings it appends to.
 #[derive(Debug, Default, Clone, Copy)]
-#[allow(dead_code)] // used by the Gemini accumulator (next commit)
 pub(crate) struct ContentBudget {
     used: usize,
     truncated: bool,
 }
 
-#[allow(dead_code)]
 impl ContentBudget {
     /// Appends as much of `piece` as fits; the first time the cap is hit,
     /// [`FaultKind::StreamContentTruncated`] is reported through `reported`.

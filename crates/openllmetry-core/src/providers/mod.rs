@@ -13,4 +13,5 @@
 
 pub mod anthropic;
 pub(crate) mod common;
+pub mod gemini;
 pub mod openai;
