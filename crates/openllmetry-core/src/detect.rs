@@ -9,6 +9,8 @@ pub enum ApiFormat {
     OpenAi,
     /// Anthropic Messages API and Anthropic-compatible APIs.
     Anthropic,
+    /// Gemini API and Vertex AI `publishers/google` models (`generateContent` bodies).
+    Gemini,
 }
 
 impl ApiFormat {
@@ -17,6 +19,7 @@ impl ApiFormat {
         match self {
             ApiFormat::OpenAi => "openai",
             ApiFormat::Anthropic => "anthropic",
+            ApiFormat::Gemini => "gemini",
         }
     }
 }
@@ -81,13 +84,24 @@ pub struct Target {
     pub api_base: String,
     /// Azure OpenAI `api-version` query parameter.
     pub api_version: Option<String>,
+    /// The model named by the URL path (Gemini API, Vertex AI), when the body has none.
+    pub model_in_path: Option<String>,
+    /// The URL path itself asks for a stream (`:streamGenerateContent`,
+    /// `:streamRawPredict`).
+    pub stream_in_path: bool,
 }
 
 impl Target {
     /// Span name: `openai.chat`, `openai.completion`, `openai.embeddings`, `openai.response`,
-    /// `anthropic.chat`, `anthropic.completion`.
-    pub const fn span_name(&self) -> &'static str {
+    /// `anthropic.chat`, `anthropic.completion`, `gemini.generate_content`,
+    /// `gemini.embed_content` (`vertexai.*` on Vertex AI, as OpenLLMetry names them).
+    pub fn span_name(&self) -> &'static str {
+        let vertex = self.provider_name == GCP_VERTEX_AI;
         match (self.format, self.operation) {
+            (ApiFormat::Gemini, Operation::Embeddings) if vertex => "vertexai.embed_content",
+            (ApiFormat::Gemini, Operation::Embeddings) => "gemini.embed_content",
+            (ApiFormat::Gemini, _) if vertex => "vertexai.generate_content",
+            (ApiFormat::Gemini, _) => "gemini.generate_content",
             (ApiFormat::OpenAi, Operation::Chat) => "openai.chat",
             (ApiFormat::OpenAi, Operation::TextCompletion) => "openai.completion",
             (ApiFormat::OpenAi, Operation::Embeddings) => "openai.embeddings",
@@ -95,6 +109,85 @@ impl Target {
             (ApiFormat::Anthropic, Operation::TextCompletion) => "anthropic.completion",
             (ApiFormat::Anthropic, _) => "anthropic.chat",
         }
+    }
+}
+
+/// `gen_ai.provider.name` of Vertex AI (semconv well-known value).
+pub const GCP_VERTEX_AI: &str = "gcp.vertex_ai";
+
+/// Gemini API / Vertex AI path rows: `…/models/{model}:{method}`. `publishers/anthropic`
+/// on Vertex is the Anthropic format (`:rawPredict`, `:streamRawPredict`).
+fn detect_google(parts: &UrlParts<'_>) -> Option<Target> {
+    let (model, method) = crate::providers::gemini::model_and_method(parts.path)?;
+    let anthropic = parts.path.contains("/publishers/anthropic/");
+    let (format, operation, stream) = match method {
+        "generateContent" if !anthropic => (ApiFormat::Gemini, Operation::Chat, false),
+        "streamGenerateContent" if !anthropic => (ApiFormat::Gemini, Operation::Chat, true),
+        "embedContent" | "batchEmbedContents" if !anthropic => {
+            (ApiFormat::Gemini, Operation::Embeddings, false)
+        }
+        "rawPredict" if anthropic => (ApiFormat::Anthropic, Operation::Chat, false),
+        "streamRawPredict" if anthropic => (ApiFormat::Anthropic, Operation::Chat, true),
+        _ => return None,
+    };
+    let host = parts.host.to_ascii_lowercase();
+    let vertex = host.ends_with("aiplatform.googleapis.com") || parts.path.contains("/publishers/");
+    let provider_name = if vertex {
+        GCP_VERTEX_AI
+    } else {
+        provider::GCP_GEMINI
+    };
+    // The client's base URL: everything before the API version segment.
+    let base_path = parts
+        .path
+        .find("/v1")
+        .map_or("", |i| parts.path.get(..i).unwrap_or(""));
+    Some(target(
+        parts,
+        format,
+        operation,
+        provider_name,
+        base_path,
+        None,
+    ))
+    .map(|mut t| {
+        t.model_in_path = Some(model.to_owned());
+        t.stream_in_path = stream;
+        t
+    })
+}
+
+fn target(
+    parts: &UrlParts<'_>,
+    format: ApiFormat,
+    operation: Operation,
+    provider_name: &'static str,
+    base_path: &str,
+    api_version: Option<String>,
+) -> Target {
+    let default_port = if parts.scheme.eq_ignore_ascii_case("https") {
+        443
+    } else {
+        80
+    };
+    let authority = match parts.port {
+        Some(p) => format!("{}:{p}", parts.host),
+        None => parts.host.to_owned(),
+    };
+    Target {
+        format,
+        operation,
+        provider_name,
+        server_address: parts
+            .host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+        server_port: parts.port.unwrap_or(default_port),
+        api_base: format!("{}://{authority}{base_path}/", parts.scheme),
+        api_version,
+        model_in_path: None,
+        stream_in_path: false,
     }
 }
 
@@ -216,6 +309,9 @@ pub fn detect(method: &str, url: &str) -> Option<Target> {
         return None;
     }
     let parts = split_url(url)?;
+    if let Some(t) = detect_google(&parts) {
+        return Some(t);
+    }
     let path = parts.path.trim_end_matches('/');
     const SUFFIXES: &[(&str, ApiFormat, Operation)] = &[
         ("/v1/messages", ApiFormat::Anthropic, Operation::Chat),
@@ -236,7 +332,7 @@ pub fn detect(method: &str, url: &str) -> Option<Target> {
     let base_path = match format {
         // The Anthropic client's base URL is the part before `/v1/...`.
         ApiFormat::Anthropic => prefix,
-        ApiFormat::OpenAi => prefix,
+        _ => prefix,
     };
     let api_version = query_param(parts.query, "api-version").map(str::to_owned);
     let azure_path = prefix.contains("/openai/deployments/") || api_version.is_some();
@@ -246,6 +342,7 @@ pub fn detect(method: &str, url: &str) -> Option<Target> {
         None => match format {
             ApiFormat::OpenAi => provider::OPENAI,
             ApiFormat::Anthropic => provider::ANTHROPIC,
+            ApiFormat::Gemini => provider::GCP_GEMINI,
         },
     };
     let default_port = if parts.scheme.eq_ignore_ascii_case("https") {
@@ -269,6 +366,8 @@ pub fn detect(method: &str, url: &str) -> Option<Target> {
         server_port: parts.port.unwrap_or(default_port),
         api_base: format!("{}://{authority}{base_path}/", parts.scheme),
         api_version,
+        model_in_path: None,
+        stream_in_path: false,
     })
 }
 

@@ -31,9 +31,10 @@ use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use crate::detect::{ApiFormat, Operation, Target, detect};
 use crate::fault::{Fault, FaultKind};
 use crate::provider::{self, StreamAccumulator};
+use crate::providers::gemini::JsonArraySplitter;
 use crate::record::{RequestRecord, ResponseRecord};
 use crate::render::{self, Content, Flavour, LogEvent};
-use crate::sse::SseParser;
+use crate::sse::{SseEvent, SseParser};
 
 /// Default cap on the (decoded) bytes of a non-streamed response body kept for parsing:
 /// 16 MiB. A larger body passes through untouched and unparsed
@@ -254,10 +255,15 @@ impl Instrumentation {
             return None;
         }
         let mut faults = Vec::new();
-        let request = match body {
+        let mut request = match body {
             Some(b) => provider::parse_request(target.format, target.operation, b, &mut faults),
             None => RequestRecord::default(),
         };
+        // Gemini / Vertex AI name the model and the stream in the URL, not the body.
+        if request.model.is_none() {
+            request.model.clone_from(&target.model_in_path);
+        }
+        request.stream |= target.stream_in_path;
         let mut attrs = Vec::with_capacity(24);
         render::request_attributes(inner.flavour, &target, &request, &mut attrs);
         let parent = match &inner.parent_context {
@@ -573,6 +579,11 @@ impl LlmCall {
         };
         let streaming = status < 400
             && content_type.is_some_and(|ct| ct.to_ascii_lowercase().contains("text/event-stream"));
+        // `streamGenerateContent` without `alt=sse`: one JSON array, elements over time.
+        let json_array = !streaming
+            && status < 400
+            && state.target.format == ApiFormat::Gemini
+            && state.target.stream_in_path;
         let decoder = match content_encoding.map(|e| e.trim().to_ascii_lowercase()) {
             None => Some(Decoder::Identity),
             Some(e) if e.is_empty() || e == "identity" => Some(Decoder::Identity),
@@ -589,8 +600,12 @@ impl LlmCall {
         };
         let mode = match decoder {
             None => Mode::Ignore,
-            Some(_) if streaming => Mode::Stream {
-                parser: SseParser::default(),
+            Some(_) if streaming || json_array => Mode::Stream {
+                parser: if json_array {
+                    Framing::JsonArray(JsonArraySplitter::default())
+                } else {
+                    Framing::Sse(SseParser::default())
+                },
                 acc: Box::new(StreamAccumulator::new(
                     state.target.format,
                     state.target.operation,
@@ -632,10 +647,38 @@ enum Decoder {
     Zlib(Box<ZlibDecoder<Vec<u8>>>),
 }
 
+/// How a stream body is cut into events.
+enum Framing {
+    Sse(SseParser),
+    /// Gemini's JSON-array stream: each element is fed as one event's data.
+    JsonArray(JsonArraySplitter),
+}
+
+impl Framing {
+    fn push(
+        &mut self,
+        data: &[u8],
+        mut on_event: impl FnMut(SseEvent<'_>),
+        faults: &mut Vec<FaultKind>,
+    ) {
+        match self {
+            Framing::Sse(p) => p.push(data, on_event, faults),
+            Framing::JsonArray(s) => s.push(
+                data,
+                |el| match std::str::from_utf8(el) {
+                    Ok(text) => on_event(SseEvent::data(text)),
+                    Err(_) => on_event(SseEvent::data("\u{fffd}")),
+                },
+                faults,
+            ),
+        }
+    }
+}
+
 enum Mode {
     Buffer(Vec<u8>),
     Stream {
-        parser: SseParser,
+        parser: Framing,
         acc: Box<StreamAccumulator>,
         done: bool,
     },

@@ -19,16 +19,17 @@
     rust_2018_idioms
 )]
 
-pub mod anthropic;
 pub mod detect;
 pub mod fault;
 pub mod instrument;
 mod json;
-pub mod openai;
 pub mod provider;
+pub mod providers;
 pub mod record;
 pub mod render;
 pub mod sse;
+
+pub use providers::{anthropic, openai};
 
 pub use detect::{ApiFormat, Operation, Target, detect};
 pub use fault::{Fault, FaultKind};

@@ -2,6 +2,7 @@
 
 use crate::detect::{ApiFormat, Operation};
 use crate::fault::FaultKind;
+use crate::providers::gemini;
 use crate::record::{RequestRecord, ResponseRecord};
 use crate::sse::SseEvent;
 use crate::{anthropic, openai};
@@ -16,6 +17,7 @@ pub fn parse_request(
     match format {
         ApiFormat::OpenAi => openai::parse_request(op, body, faults),
         ApiFormat::Anthropic => anthropic::parse_request(op, body, faults),
+        ApiFormat::Gemini => gemini::parse_request(op, body, faults),
     }
 }
 
@@ -29,6 +31,7 @@ pub fn parse_response(
     match format {
         ApiFormat::OpenAi => openai::parse_response(op, body, faults),
         ApiFormat::Anthropic => anthropic::parse_response(op, body, faults),
+        ApiFormat::Gemini => gemini::parse_response(op, body, faults),
     }
 }
 
@@ -40,6 +43,8 @@ pub enum StreamAccumulator {
     OpenAi(openai::StreamAccumulator),
     /// Anthropic format.
     Anthropic(anthropic::StreamAccumulator),
+    /// Gemini / Vertex AI format.
+    Gemini(gemini::StreamAccumulator),
 }
 
 impl StreamAccumulator {
@@ -50,6 +55,7 @@ impl StreamAccumulator {
             ApiFormat::Anthropic => {
                 StreamAccumulator::Anthropic(anthropic::StreamAccumulator::new(op))
             }
+            ApiFormat::Gemini => StreamAccumulator::Gemini(gemini::StreamAccumulator::new(op)),
         }
     }
 
@@ -58,6 +64,7 @@ impl StreamAccumulator {
         match self {
             StreamAccumulator::OpenAi(a) => a.push(event, faults),
             StreamAccumulator::Anthropic(a) => a.push(event, faults),
+            StreamAccumulator::Gemini(a) => a.push(event, faults),
         }
     }
 
@@ -66,6 +73,7 @@ impl StreamAccumulator {
         match self {
             StreamAccumulator::OpenAi(a) => a.model(),
             StreamAccumulator::Anthropic(a) => a.model(),
+            StreamAccumulator::Gemini(a) => a.model(),
         }
     }
 
@@ -74,6 +82,7 @@ impl StreamAccumulator {
         match self {
             StreamAccumulator::OpenAi(a) => a.is_complete(),
             StreamAccumulator::Anthropic(a) => a.is_complete(),
+            StreamAccumulator::Gemini(a) => a.is_complete(),
         }
     }
 
@@ -82,6 +91,7 @@ impl StreamAccumulator {
         match self {
             StreamAccumulator::OpenAi(a) => a.finish(),
             StreamAccumulator::Anthropic(a) => a.finish(),
+            StreamAccumulator::Gemini(a) => a.finish(),
         }
     }
 }

@@ -13,6 +13,11 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 pub const DEFAULT_OPENAI_UPSTREAM: &str = "https://api.openai.com/v1";
 /// Default Anthropic upstream.
 pub const DEFAULT_ANTHROPIC_UPSTREAM: &str = "https://api.anthropic.com";
+/// Default Gemini API upstream.
+pub const DEFAULT_GEMINI_UPSTREAM: &str = "https://generativelanguage.googleapis.com";
+/// Default Vertex AI upstream (the global endpoint; set a regional one such as
+/// `https://us-central1-aiplatform.googleapis.com` as needed).
+pub const DEFAULT_VERTEX_UPSTREAM: &str = "https://aiplatform.googleapis.com";
 
 /// Gateway settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +30,10 @@ pub struct GatewayConfig {
     pub openai_upstream: String,
     /// Anthropic (or Anthropic-compatible) base URL.
     pub anthropic_upstream: String,
+    /// Gemini API base URL (`/gemini/…` and native `/v1beta/…` paths).
+    pub gemini_upstream: String,
+    /// Vertex AI base URL (`/vertex/…` and native `/v1/projects/…` paths).
+    pub vertex_upstream: String,
     /// Largest request body accepted (413 beyond).
     pub body_limit_bytes: usize,
     /// Upstream connect timeout.
@@ -67,6 +76,8 @@ impl Default for GatewayConfig {
             listen_explicit: false,
             openai_upstream: DEFAULT_OPENAI_UPSTREAM.into(),
             anthropic_upstream: DEFAULT_ANTHROPIC_UPSTREAM.into(),
+            gemini_upstream: DEFAULT_GEMINI_UPSTREAM.into(),
+            vertex_upstream: DEFAULT_VERTEX_UPSTREAM.into(),
             body_limit_bytes: 32 * 1024 * 1024,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(600),
@@ -85,6 +96,8 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     openai_upstream: Option<String>,
     anthropic_upstream: Option<String>,
+    gemini_upstream: Option<String>,
+    vertex_upstream: Option<String>,
     body_limit_bytes: Option<usize>,
     connect_timeout_secs: Option<u64>,
     read_timeout_secs: Option<u64>,
@@ -128,6 +141,12 @@ impl GatewayConfig {
         if let Some(v) = f.anthropic_upstream {
             self.anthropic_upstream = v;
         }
+        if let Some(v) = f.gemini_upstream {
+            self.gemini_upstream = v;
+        }
+        if let Some(v) = f.vertex_upstream {
+            self.vertex_upstream = v;
+        }
         if let Some(v) = f.body_limit_bytes {
             self.body_limit_bytes = v;
         }
@@ -158,6 +177,8 @@ impl GatewayConfig {
         for (name, url) in [
             ("openai_upstream", &self.openai_upstream),
             ("anthropic_upstream", &self.anthropic_upstream),
+            ("gemini_upstream", &self.gemini_upstream),
+            ("vertex_upstream", &self.vertex_upstream),
         ] {
             let ok = reqwest::Url::parse(url)
                 .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())

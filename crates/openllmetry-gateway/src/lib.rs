@@ -15,6 +15,8 @@
 //! | other `/v1/<rest>` | `<openai-upstream>/<rest>` |
 //! | `/openai/<rest>` | `<openai-upstream>/<rest>` |
 //! | `/anthropic/<rest>` | `<anthropic-upstream>/<rest>` |
+//! | `/gemini/<rest>`, native `/v1beta/<rest>`, `/v1/models/{model}:{method}` | `<gemini-upstream>/<rest>` (native paths kept whole) |
+//! | `/vertex/<rest>`, native `/v1/projects/…`, `/v1beta1/projects/…` | `<vertex-upstream>/<rest>` (native paths kept whole) |
 //! | `GET /healthz` | answered by the gateway |
 //! | `GET /_openllmetry/faults` | the gateway's fault counts and pending telemetry report (loopback clients only) |
 //!
@@ -49,5 +51,6 @@ pub use config::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_OPENAI_UPSTREAM,
     GatewayConfig, redact_url,
 };
+pub use config::{DEFAULT_GEMINI_UPSTREAM, DEFAULT_VERTEX_UPSTREAM};
 pub use proxy::FAULTS_PATH;
 pub use proxy::{RunningGateway, start};

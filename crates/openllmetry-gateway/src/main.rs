@@ -35,6 +35,12 @@ enum Command {
         /// Anthropic upstream base URL (default https://api.anthropic.com).
         #[arg(long)]
         anthropic_upstream: Option<String>,
+        /// Gemini API upstream base URL (default https://generativelanguage.googleapis.com).
+        #[arg(long)]
+        gemini_upstream: Option<String>,
+        /// Vertex AI upstream base URL (default https://aiplatform.googleapis.com).
+        #[arg(long)]
+        vertex_upstream: Option<String>,
         /// Seconds a client may take to send a request head; also closes idle keep-alive
         /// connections (default 10).
         #[arg(long)]
@@ -159,6 +165,8 @@ struct GatewayFlags {
     listen: Option<SocketAddr>,
     openai_upstream: Option<String>,
     anthropic_upstream: Option<String>,
+    gemini_upstream: Option<String>,
+    vertex_upstream: Option<String>,
     header_read_timeout_secs: Option<u64>,
     body_idle_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
@@ -171,6 +179,8 @@ async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
         listen,
         openai_upstream,
         anthropic_upstream,
+        gemini_upstream,
+        vertex_upstream,
         header_read_timeout_secs,
         body_idle_timeout_secs,
         max_connections,
@@ -203,11 +213,19 @@ async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
     if let Some(u) = anthropic_upstream {
         c.anthropic_upstream = u;
     }
+    if let Some(u) = gemini_upstream {
+        c.gemini_upstream = u;
+    }
+    if let Some(u) = vertex_upstream {
+        c.vertex_upstream = u;
+    }
     let otel = openllmetry::init(openllmetry::Config::new().with_app_name("openllmetry-gateway"));
     tracing::info!("{}", otel.summary());
     tracing::info!(
         openai = %redact_url(&c.openai_upstream),
         anthropic = %redact_url(&c.anthropic_upstream),
+        gemini = %redact_url(&c.gemini_upstream),
+        vertex = %redact_url(&c.vertex_upstream),
         "upstreams"
     );
     let running = openllmetry_gateway::start(c, shutdown_signal()).await?;
@@ -483,6 +501,8 @@ fn main() -> ExitCode {
                 listen,
                 openai_upstream,
                 anthropic_upstream,
+                gemini_upstream,
+                vertex_upstream,
                 header_read_timeout_secs,
                 body_idle_timeout_secs,
                 max_connections,
@@ -493,6 +513,8 @@ fn main() -> ExitCode {
                     listen,
                     openai_upstream,
                     anthropic_upstream,
+                    gemini_upstream,
+                    vertex_upstream,
                     header_read_timeout_secs,
                     body_idle_timeout_secs,
                     max_connections,

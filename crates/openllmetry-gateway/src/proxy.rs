@@ -224,6 +224,23 @@ fn route<'a>(
     if let Some(rest) = path.strip_prefix("/anthropic/") {
         return Some((&config.anthropic_upstream, format!("/{rest}")));
     }
+    if let Some(rest) = path.strip_prefix("/gemini/") {
+        return Some((&config.gemini_upstream, format!("/{rest}")));
+    }
+    if let Some(rest) = path.strip_prefix("/vertex/") {
+        return Some((&config.vertex_upstream, format!("/{rest}")));
+    }
+    // Native Google paths: the Gemini API's `/v1beta/…` (and `/v1/models/…:method`), Vertex
+    // AI's `/v1/projects/…` and `/v1beta1/projects/…`.
+    if path.starts_with("/v1beta/") {
+        return Some((&config.gemini_upstream, path.to_owned()));
+    }
+    if path.starts_with("/v1/projects/") || path.starts_with("/v1beta1/projects/") {
+        return Some((&config.vertex_upstream, path.to_owned()));
+    }
+    if path.starts_with("/v1/models/") && path.contains(':') {
+        return Some((&config.gemini_upstream, path.to_owned()));
+    }
     let rest = path
         .strip_prefix("/v1/")
         .or_else(|| (path == "/v1").then_some(""))?;
@@ -908,6 +925,46 @@ mod tests {
                 "/anthropic/v1/messages",
                 &none,
                 Some(("https://api.anthropic.com", "/v1/messages")),
+            ),
+            (
+                "/gemini/v1beta/models/gemini-2.5-flash:generateContent",
+                &none,
+                Some((
+                    "https://generativelanguage.googleapis.com",
+                    "/v1beta/models/gemini-2.5-flash:generateContent",
+                )),
+            ),
+            (
+                "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+                &none,
+                Some((
+                    "https://generativelanguage.googleapis.com",
+                    "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+                )),
+            ),
+            (
+                "/v1/models/gemini-2.5-flash:generateContent",
+                &none,
+                Some((
+                    "https://generativelanguage.googleapis.com",
+                    "/v1/models/gemini-2.5-flash:generateContent",
+                )),
+            ),
+            (
+                "/vertex/v1/projects/p/locations/global/publishers/google/models/g:generateContent",
+                &none,
+                Some((
+                    "https://aiplatform.googleapis.com",
+                    "/v1/projects/p/locations/global/publishers/google/models/g:generateContent",
+                )),
+            ),
+            (
+                "/v1beta1/projects/p/locations/global/publishers/anthropic/models/c:rawPredict",
+                &none,
+                Some((
+                    "https://aiplatform.googleapis.com",
+                    "/v1beta1/projects/p/locations/global/publishers/anthropic/models/c:rawPredict",
+                )),
             ),
             ("/admin", &none, None),
             ("/", &none, None),

@@ -1050,14 +1050,19 @@ fn text_deltas_borrow_from_the_event() {
         r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"plain"}}"#,
     )
     .unwrap();
-    let d = w.delta.unwrap();
-    assert!(matches!(d.text.unwrap().0, Cow::Borrowed("plain")));
+    let Some(WObj::Obj(d)) = w.delta else {
+        panic!("delta is an object")
+    };
+    assert!(matches!(d.text, Some(WStr::Str(Cow::Borrowed("plain")))));
     assert!(matches!(
-        w.kind.unwrap().0,
-        Cow::Borrowed("content_block_delta")
+        w.kind,
+        Some(WStr::Str(Cow::Borrowed("content_block_delta")))
     ));
     let w: WireEvent<'_> = serde_json::from_str(r#"{"delta":{"text":"a\nb"}}"#).unwrap();
-    assert_eq!(w.delta.unwrap().text.unwrap().as_str(), "a\nb");
+    let Some(WObj::Obj(d)) = w.delta else {
+        panic!("delta is an object")
+    };
+    assert!(matches!(d.text, Some(WStr::Str(Cow::Owned(ref s))) if s == "a\nb"));
 }
 
 proptest! {
@@ -1460,4 +1465,77 @@ fn cassette_legacy_completion() {
     assert_eq!(r.model.as_deref(), Some("claude-instant-1.2"));
     assert_eq!(r.finish_reasons, vec!["stop"]);
     assert_eq!(only_message(&r).parts, vec![text(" Hello!")]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Lenient stream events (issue 10 item 16)
+// ---------------------------------------------------------------------------------------
+
+fn message_events(delta_usage: Value) -> Vec<Value> {
+    vec![
+        json!({"type": "message_start", "message": {"id": "msg_1", "model": "claude-x",
+            "usage": {"input_tokens": 10, "output_tokens": 1}}}),
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}}),
+        json!({"type": "content_block_stop", "index": 0}),
+        json!({"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": delta_usage}),
+        json!({"type": "message_stop"}),
+    ]
+}
+
+#[test]
+fn integral_float_token_count_keeps_stop_reason() {
+    let (acc, faults, _) = stream(
+        Operation::Chat,
+        &message_events(json!({"output_tokens": 1024.0})),
+    );
+    assert!(faults.is_empty(), "{faults:?}");
+    let r = acc.finish();
+    assert_eq!(r.finish_reasons, vec!["length".to_owned()]);
+    assert_eq!(r.usage.output_tokens, Some(1024));
+    assert_eq!(r.usage.input_tokens, Some(10));
+}
+
+#[test]
+fn wrongly_typed_token_count_is_a_fault_and_keeps_the_event() {
+    let (acc, faults, _) = stream(
+        Operation::Chat,
+        &message_events(json!({"output_tokens": "1024", "input_tokens": 12})),
+    );
+    assert_eq!(faults, vec![FaultKind::UnexpectedShape]);
+    let r = acc.finish();
+    assert_eq!(r.finish_reasons, vec!["length".to_owned()]);
+    // The bad count reads as absent (the earlier one stays); the good one in the same
+    // object is kept.
+    assert_eq!(r.usage.output_tokens, Some(1));
+    assert_eq!(r.usage.input_tokens, Some(12));
+}
+
+#[test]
+fn wrongly_typed_fields_elsewhere_keep_the_rest_of_the_event() {
+    let events = vec![
+        // `model` is a number: id and usage stay.
+        json!({"type": "message_start", "message": {"id": "msg_2", "model": 7,
+            "usage": {"input_tokens": 3}}}),
+        json!({"type": "content_block_start", "index": 0.0, "content_block": {"type": "text", "text": ""}}),
+        // `index` as an integral float still addresses block 0.
+        json!({"type": "content_block_delta", "index": 0.0, "delta": {"type": "text_delta", "text": "ok"}}),
+        // `usage` is a string: the stop reason stays.
+        json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": "n/a"}),
+        json!({"type": "message_stop"}),
+    ];
+    let (acc, faults, chunks) = stream(Operation::Chat, &events);
+    assert_eq!(
+        faults,
+        vec![FaultKind::UnexpectedShape],
+        "reported once per stream"
+    );
+    assert_eq!(chunks, 1);
+    assert!(acc.is_complete());
+    let r = acc.finish();
+    assert_eq!(r.id.as_deref(), Some("msg_2"));
+    assert_eq!(r.model, None);
+    assert_eq!(r.usage.input_tokens, Some(3));
+    assert_eq!(r.finish_reasons, vec!["stop".to_owned()]);
+    assert_eq!(r.output_messages[0].parts, vec![text("ok")]);
 }

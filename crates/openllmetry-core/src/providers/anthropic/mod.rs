@@ -27,6 +27,7 @@ use openllmetry_semconv::value::finish_reason;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::common::{WInt, WObj, WStr, floor_char_boundary, int, obj, text};
 use crate::json::{
     Faults, Obj, ReportedOnce, get_bool, get_f64, get_i64, get_str, get_str_list, json_error_kind,
     parse_object,
@@ -417,16 +418,9 @@ pub fn parse_response(op: Operation, body: &[u8], faults: &mut Vec<FaultKind>) -
 // Streams: wire structs
 // ---------------------------------------------------------------------------------------
 
-/// A string field that borrows from the event data unless it holds escapes.
-#[derive(Debug, Deserialize)]
-#[serde(transparent)]
-struct Str<'a>(#[serde(borrow)] Cow<'a, str>);
-
-impl Str<'_> {
-    fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+/// A lenient string field of a stream event (see [`WStr`]): a value of another type reads as
+/// absent and is reported as `UnexpectedShape`, without losing the rest of the event.
+type Str<'a> = WStr<'a>;
 
 /// Every field any Anthropic stream event (Messages or legacy complete) carries that we use.
 #[derive(Debug, Default, Deserialize)]
@@ -434,16 +428,16 @@ impl Str<'_> {
 struct WireEvent<'a> {
     #[serde(rename = "type", borrow)]
     kind: Option<Str<'a>>,
-    index: Option<u64>,
+    index: Option<WInt>,
     #[serde(borrow)]
-    delta: Option<WireDelta<'a>>,
+    delta: Option<WObj<WireDelta<'a>>>,
     /// Only in `content_block_start` (once per block, so a `Value` is affordable).
     content_block: Option<Value>,
     #[serde(borrow)]
-    message: Option<WireMessage<'a>>,
-    usage: Option<WireUsage>,
+    message: Option<WObj<WireMessage<'a>>>,
+    usage: Option<WObj<WireUsage>>,
     #[serde(borrow)]
-    error: Option<WireError<'a>>,
+    error: Option<WObj<WireError<'a>>>,
     // Legacy complete.
     #[serde(borrow)]
     completion: Option<Str<'a>>,
@@ -478,16 +472,16 @@ struct WireMessage<'a> {
     id: Option<Str<'a>>,
     #[serde(borrow)]
     model: Option<Str<'a>>,
-    usage: Option<WireUsage>,
+    usage: Option<WObj<WireUsage>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct WireUsage {
-    input_tokens: Option<i64>,
-    output_tokens: Option<i64>,
-    cache_read_input_tokens: Option<i64>,
-    cache_creation_input_tokens: Option<i64>,
+    input_tokens: Option<WInt>,
+    output_tokens: Option<WInt>,
+    cache_read_input_tokens: Option<WInt>,
+    cache_creation_input_tokens: Option<WInt>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -611,9 +605,9 @@ impl StreamAccumulator {
                 return false;
             }
         };
-        let kind = wire.kind.take();
-        let kind = match (&kind, event.event) {
-            (Some(k), _) => k.as_str(),
+        let kind = self.str(wire.kind.take(), faults);
+        let kind = match (kind.as_deref(), event.event) {
+            (Some(k), _) => k,
             (None, Some(name)) => name,
             (None, None) => {
                 self.fault(faults, FaultKind::UnexpectedShape);
@@ -640,16 +634,16 @@ impl StreamAccumulator {
                 true
             }
             "message_start" => {
-                match wire.message {
+                match self.obj(wire.message, faults) {
                     Some(m) => {
-                        if let Some(id) = m.id {
-                            self.id = Some(id.0.into_owned());
+                        if let Some(id) = self.str(m.id, faults) {
+                            self.id = Some(id.into_owned());
                         }
-                        if let Some(model) = m.model {
-                            self.model = Some(model.0.into_owned());
+                        if let Some(model) = self.str(m.model, faults) {
+                            self.model = Some(model.into_owned());
                         }
-                        if let Some(u) = m.usage {
-                            self.set_usage(&u);
+                        if let Some(u) = self.obj(m.usage, faults) {
+                            self.set_usage(u, faults);
                         }
                     }
                     None => self.fault(faults, FaultKind::UnexpectedShape),
@@ -662,11 +656,13 @@ impl StreamAccumulator {
             }
             "content_block_stop" | "ping" => false,
             "message_delta" => {
-                if let Some(stop) = wire.delta.and_then(|d| d.stop_reason) {
-                    self.stop_reason = Some(stop.0.into_owned());
+                let delta = self.obj(wire.delta, faults);
+                let stop = delta.and_then(|d| d.stop_reason);
+                if let Some(stop) = self.str(stop, faults) {
+                    self.stop_reason = Some(stop.into_owned());
                 }
-                if let Some(u) = wire.usage {
-                    self.set_usage(&u);
+                if let Some(u) = self.obj(wire.usage, faults) {
+                    self.set_usage(u, faults);
                 }
                 false
             }
@@ -693,23 +689,23 @@ impl StreamAccumulator {
     ) -> bool {
         match kind {
             "completion" => {
-                if let Some(text) = &wire.completion {
+                if let Some(text) = self.str(wire.completion, faults) {
                     if self.blocks.is_empty() {
                         self.blocks.push(StreamBlock {
                             index: 0,
                             kind: BlockKind::Text(String::new()),
                         });
                     }
-                    self.append(0, DeltaTarget::Text, text.as_str(), faults);
+                    self.append(0, DeltaTarget::Text, &text, faults);
                 }
-                if let Some(model) = wire.model {
-                    self.model = Some(model.0.into_owned());
+                if let Some(model) = self.str(wire.model, faults) {
+                    self.model = Some(model.into_owned());
                 }
-                if let Some(id) = wire.id {
-                    self.id = Some(id.0.into_owned());
+                if let Some(id) = self.str(wire.id, faults) {
+                    self.id = Some(id.into_owned());
                 }
-                if let Some(stop) = wire.stop_reason {
-                    self.stop_reason = Some(stop.0.into_owned());
+                if let Some(stop) = self.str(wire.stop_reason, faults) {
+                    self.stop_reason = Some(stop.into_owned());
                     self.complete = true;
                 }
                 true
@@ -728,25 +724,71 @@ impl StreamAccumulator {
 
     /// Usage counts present in the event replace the ones seen before (`output_tokens` of
     /// `message_delta` is cumulative).
-    fn set_usage(&mut self, u: &WireUsage) {
-        if u.input_tokens.is_some() {
-            self.input_tokens = u.input_tokens;
+    /// A count of the wrong type is reported and leaves the previous value.
+    fn set_usage(&mut self, u: WireUsage, faults: &mut Vec<FaultKind>) {
+        if let Some(n) = self.int(u.input_tokens, faults) {
+            self.input_tokens = Some(n);
         }
-        if u.output_tokens.is_some() {
-            self.output_tokens = u.output_tokens;
+        if let Some(n) = self.int(u.output_tokens, faults) {
+            self.output_tokens = Some(n);
         }
-        if u.cache_read_input_tokens.is_some() {
-            self.cache_read_input_tokens = u.cache_read_input_tokens;
+        if let Some(n) = self.int(u.cache_read_input_tokens, faults) {
+            self.cache_read_input_tokens = Some(n);
         }
-        if u.cache_creation_input_tokens.is_some() {
-            self.cache_creation_input_tokens = u.cache_creation_input_tokens;
+        if let Some(n) = self.int(u.cache_creation_input_tokens, faults) {
+            self.cache_creation_input_tokens = Some(n);
         }
     }
 
+    /// A lenient string field: a wrong type is reported once and reads as absent.
+    fn str<'a>(
+        &mut self,
+        v: Option<WStr<'a>>,
+        faults: &mut Vec<FaultKind>,
+    ) -> Option<Cow<'a, str>> {
+        let mut bad = false;
+        let s = text(v, &mut bad);
+        if bad {
+            self.fault(faults, FaultKind::UnexpectedShape);
+        }
+        s
+    }
+
+    /// A lenient integer field: a wrong type is reported once and reads as absent.
+    fn int(&mut self, v: Option<WInt>, faults: &mut Vec<FaultKind>) -> Option<i64> {
+        let mut bad = false;
+        let n = int(v, &mut bad);
+        if bad {
+            self.fault(faults, FaultKind::UnexpectedShape);
+        }
+        n
+    }
+
+    /// A lenient block index: a non-negative integer.
+    fn index(&mut self, v: Option<WInt>, faults: &mut Vec<FaultKind>) -> Option<u64> {
+        let n = self.int(v, faults)?;
+        let u = u64::try_from(n).ok();
+        if u.is_none() {
+            self.fault(faults, FaultKind::UnexpectedShape);
+        }
+        u
+    }
+
+    /// A lenient nested object: another JSON type is reported once and reads as absent.
+    fn obj<T>(&mut self, v: Option<WObj<T>>, faults: &mut Vec<FaultKind>) -> Option<T> {
+        let mut bad = false;
+        let o = obj(v, &mut bad);
+        if bad {
+            self.fault(faults, FaultKind::UnexpectedShape);
+        }
+        o
+    }
+
     /// An `error` event ends the stream: the error is recorded and the stream is complete.
-    fn set_error(&mut self, error: Option<WireError<'_>>, faults: &mut Vec<FaultKind>) {
-        let error_type = match error.and_then(|e| e.kind) {
-            Some(t) => t.0.into_owned(),
+    fn set_error(&mut self, error: Option<WObj<WireError<'_>>>, faults: &mut Vec<FaultKind>) {
+        let kind = self.obj(error, faults).and_then(|e| e.kind);
+        let error_type = match self.str(kind, faults) {
+            Some(t) => t.into_owned(),
             None => {
                 self.fault(faults, FaultKind::UnexpectedShape);
                 OTHER_ERROR.to_owned()
@@ -784,11 +826,12 @@ impl StreamAccumulator {
 
     fn start_block(
         &mut self,
-        index: Option<u64>,
+        index: Option<WInt>,
         block: Option<Value>,
         data_len: usize,
         faults: &mut Vec<FaultKind>,
     ) {
+        let index = self.index(index, faults);
         let (Some(index), Some(Value::Object(mut block))) = (index, block) else {
             self.fault(faults, FaultKind::UnexpectedShape);
             return;
@@ -884,15 +927,18 @@ impl StreamAccumulator {
 
     fn apply_delta(
         &mut self,
-        index: Option<u64>,
-        delta: Option<WireDelta<'_>>,
+        index: Option<WInt>,
+        delta: Option<WObj<WireDelta<'_>>>,
         faults: &mut Vec<FaultKind>,
     ) {
+        let index = self.index(index, faults);
+        let delta = self.obj(delta, faults);
         let (Some(index), Some(delta)) = (index, delta) else {
             self.fault(faults, FaultKind::UnexpectedShape);
             return;
         };
-        let (target, piece) = match delta.kind.as_ref().map(Str::as_str) {
+        let delta_kind = self.str(delta.kind, faults);
+        let (target, piece) = match delta_kind.as_deref() {
             Some("text_delta") => (DeltaTarget::Text, delta.text),
             Some("thinking_delta") => (DeltaTarget::Thinking, delta.thinking),
             Some("input_json_delta") => (DeltaTarget::Input, delta.partial_json),
@@ -907,12 +953,12 @@ impl StreamAccumulator {
                 return;
             }
         };
-        let Some(piece) = piece else {
+        let Some(piece) = self.str(piece, faults) else {
             self.fault(faults, FaultKind::UnexpectedShape);
             return;
         };
         match self.position(index) {
-            Some(pos) => self.append(pos, target, piece.as_str(), faults),
+            Some(pos) => self.append(pos, target, &piece, faults),
             // A delta for a block never started (or dropped at the entry cap): ignored.
             None if self.entries_capped => {}
             None => self.fault(faults, FaultKind::UnexpectedShape),
@@ -1015,16 +1061,4 @@ impl StreamAccumulator {
         output_of(parts, self.stop_reason.as_deref(), &mut rec);
         rec
     }
-}
-
-/// The largest char boundary of `s` that is `<= max`.
-fn floor_char_boundary(s: &str, max: usize) -> usize {
-    if max >= s.len() {
-        return s.len();
-    }
-    let mut i = max;
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
