@@ -20,6 +20,7 @@
 )]
 
 pub mod anthropic;
+pub mod budget;
 pub mod detect;
 pub mod fault;
 pub mod instrument;
