@@ -116,6 +116,14 @@ impl Reservation {
         }
     }
 
+    /// Returns up to `bytes` of the reservation to the budget now (e.g. to hand them to the
+    /// instrumentation, which reserves a parsed request's size itself).
+    pub fn release(&mut self, bytes: usize) {
+        let n = bytes.min(self.bytes);
+        self.bytes -= n;
+        self.budget.give(n);
+    }
+
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.bytes
@@ -152,6 +160,8 @@ mod tests {
         drop(r1);
         assert_eq!(b.used(), 40);
         assert!(r2.grow(60));
+        r2.release(30);
+        assert_eq!((r2.bytes(), b.used()), (70, 70));
         drop(r2);
         assert_eq!(b.used(), 0);
     }

@@ -363,7 +363,10 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
         upstream.headers_mut().append(name.clone(), value.clone());
     }
     let (observed, reservation) = match body {
-        RequestBody::Buffered(bytes, r) => {
+        RequestBody::Buffered(bytes, mut r) => {
+            // Half of it is for the parsed request: handed to the instrumentation, which
+            // reserves that itself when it parses the body just below.
+            r.release(bytes.len());
             *upstream.body_mut() = Some(reqwest::Body::from(bytes));
             (true, Some(r))
         }
@@ -581,9 +584,10 @@ enum RequestBody {
 }
 
 /// Reads the request body: at most `body_limit_bytes`, with no pause longer than
-/// `body_idle_timeout` between pieces. The copy is taken from the observation `budget`
-/// (the declared length at once, else chunk by chunk); once the budget cannot hold it, the
-/// body is streamed through instead (already read bytes first).
+/// `body_idle_timeout` between pieces. The copy is taken from the observation `budget`,
+/// twice its size (the copy, and the parsed request the instrumentation will hold; the
+/// declared length at once, else chunk by chunk); once the budget cannot hold it, the body
+/// is streamed through instead (already read bytes first).
 async fn read_body(
     body: Body,
     headers: &HeaderMap,
@@ -602,7 +606,7 @@ async fn read_body(
     let mut reservation = budget.empty();
     let mut stream = body.into_data_stream();
     if let Some(n) = declared
-        && !reservation.grow(n as usize)
+        && !reservation.grow((n as usize).saturating_mul(2))
     {
         return Ok(RequestBody::Streamed(streamed(Vec::new(), stream, config)));
     }
@@ -617,7 +621,7 @@ async fn read_body(
                 if buf.len() + chunk.len() > limit {
                     return Err(BodyError::TooLarge);
                 }
-                if declared.is_none() && !reservation.grow(chunk.len()) {
+                if declared.is_none() && !reservation.grow(chunk.len().saturating_mul(2)) {
                     let read = vec![buf.freeze(), chunk];
                     return Ok(RequestBody::Streamed(streamed(read, stream, config)));
                 }

@@ -75,6 +75,8 @@ async fn twelve_concurrent_30_mib_prompts_stay_under_256_mib_with_all_spans_expo
         .filter(|s| s.attr_bool("openllmetry.request.truncated") == Some(true))
         .count();
     assert!(skipped >= 1, "{}", describe(&spans));
+    // ... but not all: what fits is still observed.
+    assert!(skipped < 12, "{}", describe(&spans));
     eprintln!(
         "gateway peak RSS {} MiB; {skipped} of 12 requests streamed through unparsed",
         peak / 1024
