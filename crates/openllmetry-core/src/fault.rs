@@ -36,6 +36,14 @@ pub enum FaultKind {
     /// ([`DEFAULT_MAX_INFLATED_BYTES`](crate::instrument::DEFAULT_MAX_INFLATED_BYTES)); the
     /// rest passed through without being inflated.
     InflatedTooLarge,
+    /// A value taken from the exchange was cut to a bound before use (a model name longer
+    /// than [`MAX_METRIC_MODEL_BYTES`](crate::instrument::MAX_METRIC_MODEL_BYTES) as a metric
+    /// attribute value).
+    ValueTruncated,
+    /// The process-wide observation byte budget
+    /// ([`DEFAULT_OBSERVATION_BUDGET_BYTES`](crate::budget::DEFAULT_OBSERVATION_BUDGET_BYTES))
+    /// was spent: this call's request or response was observed less (not parsed).
+    ObservationBudget,
 }
 
 impl FaultKind {
@@ -53,6 +61,8 @@ impl FaultKind {
             FaultKind::StreamIncomplete => "stream_incomplete",
             FaultKind::RecorderPanicked => "recorder_panicked",
             FaultKind::InflatedTooLarge => "inflated_too_large",
+            FaultKind::ValueTruncated => "value_truncated",
+            FaultKind::ObservationBudget => "observation_budget_exceeded",
         }
     }
 
@@ -67,6 +77,10 @@ impl FaultKind {
         FaultKind::UnsupportedEncoding,
         FaultKind::DecodeFailed,
         FaultKind::StreamIncomplete,
+        FaultKind::RecorderPanicked,
+        FaultKind::InflatedTooLarge,
+        FaultKind::ValueTruncated,
+        FaultKind::ObservationBudget,
     ];
 }
 

@@ -28,6 +28,7 @@ use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 
+use crate::budget::{ObservationBudget, Reservation};
 use crate::detect::{ApiFormat, Operation, Target, detect};
 use crate::fault::{Fault, FaultKind};
 use crate::provider::{self, StreamAccumulator};
@@ -173,6 +174,7 @@ struct Inner {
     parent_context: Option<ParentContextHook>,
     max_body_bytes: usize,
     max_inflated_bytes: usize,
+    budget: Arc<ObservationBudget>,
 }
 
 /// The recorder. Cheap to clone (an `Arc`). See the [module docs](self).
@@ -255,8 +257,22 @@ impl Instrumentation {
             return None;
         }
         let mut faults = Vec::new();
+        let mut reservation = None;
+        let mut request_truncated = false;
         let mut request = match body {
-            Some(b) => provider::parse_request(target.format, target.operation, b, &mut faults),
+            // The parsed request (its content) lives until the span ends: it is taken from
+            // the observation budget; past the budget the body is not parsed.
+            Some(b) => match inner.budget.try_reserve(b.len()) {
+                Some(r) => {
+                    reservation = Some(r);
+                    provider::parse_request(target.format, target.operation, b, &mut faults)
+                }
+                None => {
+                    faults.push(FaultKind::ObservationBudget);
+                    request_truncated = true;
+                    RequestRecord::default()
+                }
+            },
             None => RequestRecord::default(),
         };
         // Gemini / Vertex AI name the model and the stream in the URL, not the body.
@@ -266,6 +282,9 @@ impl Instrumentation {
         request.stream |= target.stream_in_path;
         let mut attrs = Vec::with_capacity(24);
         render::request_attributes(inner.flavour, &target, &request, &mut attrs);
+        if request_truncated {
+            attrs.push(KeyValue::new(attr::OPENLLMETRY_REQUEST_TRUNCATED, true));
+        }
         let parent = match &inner.parent_context {
             Some(hook) => hook(),
             None => Context::current(),
@@ -288,8 +307,25 @@ impl Instrumentation {
                 last_chunk: None,
                 chunk_metric_attrs: None,
                 truncated: false,
+                _reservation: reservation,
             }),
         })
+    }
+
+    /// Starts observing a request whose body the caller chose not to show (it is being
+    /// streamed through because the observation budget is spent): the call is recorded
+    /// without request attributes, with a [`FaultKind::ObservationBudget`] fault and the span
+    /// marked `openllmetry.request.truncated`. `None` when the request is not an
+    /// instrumented LLM call.
+    pub fn start_body_skipped(&self, method: &str, url: &str) -> Option<LlmCall> {
+        let mut call = self.start(method, url, None)?;
+        if let Some(state) = call.state.as_mut() {
+            state.faults.push(FaultKind::ObservationBudget);
+            state
+                .span
+                .set_attribute(KeyValue::new(attr::OPENLLMETRY_REQUEST_TRUNCATED, true));
+        }
+        Some(call)
     }
 }
 
@@ -309,6 +345,7 @@ pub struct InstrumentationBuilder {
     parent_context: Option<ParentContextHook>,
     max_body_bytes: usize,
     max_inflated_bytes: usize,
+    budget: Option<Arc<ObservationBudget>>,
 }
 
 impl fmt::Debug for InstrumentationBuilder {
@@ -337,6 +374,7 @@ impl Default for InstrumentationBuilder {
             parent_context: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_inflated_bytes: DEFAULT_MAX_INFLATED_BYTES,
+            budget: None,
         }
     }
 }
@@ -450,6 +488,13 @@ impl InstrumentationBuilder {
         self
     }
 
+    /// Takes observation buffers (request bodies parsed, response bodies accumulated) from
+    /// this budget instead of the process-wide [`crate::budget::global`] one.
+    pub fn with_observation_budget(mut self, budget: Arc<ObservationBudget>) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
     /// Builds the instrumentation.
     pub fn build(self) -> Instrumentation {
         let tracer = self
@@ -476,6 +521,9 @@ impl InstrumentationBuilder {
                 parent_context: self.parent_context,
                 max_body_bytes: self.max_body_bytes,
                 max_inflated_bytes: self.max_inflated_bytes,
+                budget: self
+                    .budget
+                    .unwrap_or_else(|| crate::budget::global().clone()),
             }),
         }
     }
@@ -494,6 +542,8 @@ struct CallState {
     chunk_metric_attrs: Option<Vec<KeyValue>>,
     /// An observation bound was reached: the recorded response is partial.
     truncated: bool,
+    /// The observation budget held for the parsed request; returned when the call ends.
+    _reservation: Option<Reservation>,
 }
 
 /// How an observed call ended.
@@ -614,6 +664,7 @@ impl LlmCall {
             },
             Some(_) => Mode::Buffer(Vec::new()),
         };
+        let reservation = state.inner.budget.empty();
         ResponseObserver {
             state: Some(state),
             status,
@@ -621,6 +672,7 @@ impl LlmCall {
             mode,
             scratch: Vec::new(),
             inflated: 0,
+            reservation: Some(reservation),
         }
     }
 
@@ -694,6 +746,8 @@ pub struct ResponseObserver {
     scratch: Vec<u8>,
     /// Bytes inflated so far (compressed bodies only).
     inflated: usize,
+    /// Observation budget held for the accumulated body (non-streamed responses).
+    reservation: Option<Reservation>,
 }
 
 impl fmt::Debug for ResponseObserver {
@@ -714,6 +768,7 @@ impl ResponseObserver {
             mode: Mode::Ignore,
             scratch: Vec::new(),
             inflated: 0,
+            reservation: None,
         }
     }
 
@@ -796,6 +851,12 @@ impl ResponseObserver {
                     state.faults.push(FaultKind::BodyTooLarge);
                     state.truncated = true;
                     self.mode = Mode::Ignore;
+                } else if !self.reservation.as_mut().is_none_or(|r| r.grow(data.len())) {
+                    // The process-wide observation budget is spent: stop keeping this body.
+                    state.faults.push(FaultKind::ObservationBudget);
+                    state.truncated = true;
+                    self.mode = Mode::Ignore;
+                    self.reservation = None;
                 } else {
                     buf.extend_from_slice(data);
                 }
@@ -1007,6 +1068,18 @@ fn finish(
     if state.truncated {
         attrs.push(KeyValue::new(attr::OPENLLMETRY_RESPONSE_TRUNCATED, true));
     }
+    // Model names cut for the metric attributes: marked and counted.
+    let long_model = |m: Option<&str>| m.is_some_and(|m| m.len() > MAX_METRIC_MODEL_BYTES);
+    if inner.instruments.is_some()
+        && (long_model(state.request.model.as_deref())
+            || long_model(response.as_ref().and_then(|r| r.model.as_deref())))
+    {
+        state.faults.push(FaultKind::ValueTruncated);
+        attrs.push(KeyValue::new(
+            attr::OPENLLMETRY_METRIC_MODEL_TRUNCATED,
+            true,
+        ));
+    }
     // Errors: transport, provider error body, HTTP status (owned: errors are rare, and the
     // response is taken apart below).
     let error_type: Option<String> =
@@ -1175,6 +1248,117 @@ mod tests {
         for kv in attrs {
             assert!(kv.value.as_str().len() <= MAX_METRIC_MODEL_BYTES, "{kv:?}");
         }
+    }
+
+    /// An instrumentation recording to an in-memory exporter, with faults collected.
+    fn recording(
+        budget: Arc<ObservationBudget>,
+    ) -> (
+        Instrumentation,
+        opentelemetry_sdk::trace::InMemorySpanExporter,
+        Arc<std::sync::Mutex<Vec<FaultKind>>>,
+        opentelemetry_sdk::trace::SdkTracerProvider,
+    ) {
+        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let faults = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = faults.clone();
+        let i = Instrumentation::builder()
+            .with_tracer_provider(&provider)
+            .with_meter_provider(&opentelemetry_sdk::metrics::SdkMeterProvider::default())
+            .with_observation_budget(budget)
+            .with_fault_hook(move |f| seen.lock().unwrap().push(f.kind))
+            .build();
+        (i, exporter, faults, provider)
+    }
+
+    fn has_true(span: &opentelemetry_sdk::trace::SpanData, key: &str) -> bool {
+        span.attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == key && kv.value == opentelemetry::Value::Bool(true))
+    }
+
+    const CHAT_URL: &str = "https://api.openai.com/v1/chat/completions";
+
+    #[test]
+    fn past_the_observation_budget_the_request_is_not_parsed_and_the_span_is_marked() {
+        let budget = ObservationBudget::new(1024);
+        let (i, exporter, faults, _p) = recording(budget.clone());
+        let small = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#;
+        let big = format!(
+            r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":"{}"}}]}}"#,
+            "p".repeat(2048)
+        );
+        // The small request fits and holds its bytes until the call ends.
+        let held = i.start("POST", CHAT_URL, Some(small)).unwrap();
+        assert_eq!(budget.used(), small.len());
+        // The big one does not: not parsed, marked, counted; the call still starts.
+        let over = i.start("POST", CHAT_URL, Some(big.as_bytes())).unwrap();
+        assert!(over.request().unwrap().model.is_none());
+        over.on_response(200, Some("application/json"), None)
+            .on_end();
+        held.on_response(200, Some("application/json"), None)
+            .on_end();
+        assert_eq!(budget.used(), 0, "reservations returned");
+        let spans = exporter.get_finished_spans().unwrap();
+        assert_eq!(spans.len(), 2);
+        assert!(has_true(&spans[0], attr::OPENLLMETRY_REQUEST_TRUNCATED));
+        assert!(!has_true(&spans[1], attr::OPENLLMETRY_REQUEST_TRUNCATED));
+        assert_eq!(*faults.lock().unwrap(), vec![FaultKind::ObservationBudget]);
+        // A caller that streams the body through says so: same fault and mark.
+        i.start_body_skipped("POST", CHAT_URL)
+            .unwrap()
+            .on_transport_error("x");
+        let spans = exporter.get_finished_spans().unwrap();
+        assert!(has_true(&spans[2], attr::OPENLLMETRY_REQUEST_TRUNCATED));
+        assert_eq!(faults.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn past_the_observation_budget_a_response_body_is_not_kept() {
+        let budget = ObservationBudget::new(4096);
+        let (i, exporter, faults, _p) = recording(budget.clone());
+        let call = i.start("POST", CHAT_URL, Some(b"{}")).unwrap();
+        let mut obs = call.on_response(200, Some("application/json"), None);
+        for _ in 0..8 {
+            obs.on_data(&[b' '; 1000]);
+            assert!(budget.used() <= 4096);
+        }
+        obs.on_end();
+        assert_eq!(budget.used(), 0);
+        let spans = exporter.get_finished_spans().unwrap();
+        assert!(has_true(&spans[0], attr::OPENLLMETRY_RESPONSE_TRUNCATED));
+        assert_eq!(*faults.lock().unwrap(), vec![FaultKind::ObservationBudget]);
+    }
+
+    #[test]
+    fn a_model_name_cut_for_metrics_is_marked_and_counted() {
+        let (i, exporter, faults, _p) = recording(ObservationBudget::new(1 << 20));
+        let body = format!(r#"{{"model":"{}","messages":[]}}"#, "m".repeat(40 * 1024));
+        let call = i.start("POST", CHAT_URL, Some(body.as_bytes())).unwrap();
+        call.on_response(200, Some("application/json"), None)
+            .on_end();
+        let call = i
+            .start(
+                "POST",
+                CHAT_URL,
+                Some(br#"{"model":"gpt-4o","messages":[]}"#),
+            )
+            .unwrap();
+        call.on_response(200, Some("application/json"), None)
+            .on_end();
+        let spans = exporter.get_finished_spans().unwrap();
+        assert!(has_true(
+            &spans[0],
+            attr::OPENLLMETRY_METRIC_MODEL_TRUNCATED
+        ));
+        assert!(!has_true(
+            &spans[1],
+            attr::OPENLLMETRY_METRIC_MODEL_TRUNCATED
+        ));
+        assert_eq!(*faults.lock().unwrap(), vec![FaultKind::ValueTruncated]);
     }
 
     #[test]

@@ -19,6 +19,7 @@
     rust_2018_idioms
 )]
 
+pub mod budget;
 pub mod detect;
 pub mod fault;
 pub mod instrument;

@@ -54,6 +54,14 @@ pub struct GatewayConfig {
     /// Most client connections open at once; further clients wait in the listen backlog
     /// until one closes (default [`DEFAULT_MAX_CONNECTIONS`]).
     pub max_connections: usize,
+    /// Bytes kept for observation across all requests in flight (request bodies buffered
+    /// for parsing, parsed request content, response bodies accumulated for parsing): the
+    /// process-wide [`openllmetry_core::budget`] capacity (default
+    /// [`openllmetry_core::budget::DEFAULT_OBSERVATION_BUDGET_BYTES`], 64 MiB). Past it a
+    /// request body streams to the upstream without a copy and is not parsed; the span is
+    /// marked `openllmetry.request.truncated` and an `observation_budget_exceeded` fault
+    /// counted. The call is never slowed or refused because of it.
+    pub observation_budget_bytes: usize,
 }
 
 /// Default [`GatewayConfig::header_read_timeout`] (also the keep-alive idle timeout).
@@ -85,6 +93,7 @@ impl Default for GatewayConfig {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             body_idle_timeout: DEFAULT_BODY_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            observation_budget_bytes: openllmetry_core::budget::DEFAULT_OBSERVATION_BUDGET_BYTES,
         }
     }
 }
@@ -105,6 +114,7 @@ struct FileConfig {
     header_read_timeout_secs: Option<u64>,
     body_idle_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
+    observation_budget_bytes: Option<usize>,
 }
 
 /// A config file that cannot be read or used.
@@ -167,6 +177,9 @@ impl GatewayConfig {
         }
         if let Some(v) = f.max_connections {
             self.max_connections = v;
+        }
+        if let Some(v) = f.observation_budget_bytes {
+            self.observation_budget_bytes = v;
         }
         Ok(self)
     }

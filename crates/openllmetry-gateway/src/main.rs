@@ -51,6 +51,10 @@ enum Command {
         /// Most client connections open at once; more wait in the listen backlog (default 1024).
         #[arg(long)]
         max_connections: Option<usize>,
+        /// Bytes of request bodies and responses kept for observation across all requests in
+        /// flight; past it requests stream through unparsed (default 64 MiB).
+        #[arg(long)]
+        observation_budget_bytes: Option<usize>,
         /// On SIGTERM/SIGINT, seconds in-flight requests may take to finish (default 20).
         #[arg(long)]
         drain_timeout_secs: Option<u64>,
@@ -170,6 +174,7 @@ struct GatewayFlags {
     header_read_timeout_secs: Option<u64>,
     body_idle_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
+    observation_budget_bytes: Option<usize>,
     drain_timeout_secs: Option<u64>,
     config: Option<PathBuf>,
 }
@@ -184,6 +189,7 @@ async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
         header_read_timeout_secs,
         body_idle_timeout_secs,
         max_connections,
+        observation_budget_bytes,
         drain_timeout_secs,
         config,
     } = flags;
@@ -199,6 +205,9 @@ async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
     }
     if let Some(v) = max_connections {
         c.max_connections = v;
+    }
+    if let Some(v) = observation_budget_bytes {
+        c.observation_budget_bytes = v;
     }
     if let Some(v) = drain_timeout_secs {
         c.drain_timeout = std::time::Duration::from_secs(v);
@@ -506,6 +515,7 @@ fn main() -> ExitCode {
                 header_read_timeout_secs,
                 body_idle_timeout_secs,
                 max_connections,
+                observation_budget_bytes,
                 drain_timeout_secs,
                 config,
             } => {
@@ -518,6 +528,7 @@ fn main() -> ExitCode {
                     header_read_timeout_secs,
                     body_idle_timeout_secs,
                     max_connections,
+                    observation_budget_bytes,
                     drain_timeout_secs,
                     config,
                 })

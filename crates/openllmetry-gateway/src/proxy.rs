@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use futures_util::Stream;
+use openllmetry_core::budget::{ObservationBudget, Reservation};
 use openllmetry_http::{OpenLlmLayer, OpenLlmService};
 use opentelemetry::propagation::Extractor;
 use tokio::net::TcpListener;
@@ -40,6 +41,7 @@ const SHUTDOWN_LINGER: Duration = Duration::from_millis(500);
 
 struct AppState {
     config: GatewayConfig,
+    budget: Arc<ObservationBudget>,
     service: OpenLlmService<reqwest::Client>,
     inflight: Arc<InFlight>,
 }
@@ -355,7 +357,7 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
             "invalid request path",
         );
     };
-    let bytes = match read_body(body, &parts.headers, &state.config).await {
+    let body = match read_body(body, &parts.headers, &state.config, &state.budget).await {
         Ok(b) => b,
         Err(e) => {
             let (status, kind, message) = e.response();
@@ -377,7 +379,25 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
         }
         upstream.headers_mut().append(name.clone(), value.clone());
     }
-    *upstream.body_mut() = Some(reqwest::Body::from(bytes));
+    let (observed, reservation) = match body {
+        RequestBody::Buffered(bytes, mut r) => {
+            // Half of it is for the parsed request: handed to the instrumentation, which
+            // reserves that itself when it parses the body just below.
+            r.release(bytes.len());
+            *upstream.body_mut() = Some(reqwest::Body::from(bytes));
+            (true, Some(r))
+        }
+        RequestBody::Streamed(b) => {
+            // Same framing as the client's: its declared length, if it had one.
+            if let Some(len) = parts.headers.get(header::CONTENT_LENGTH) {
+                upstream
+                    .headers_mut()
+                    .insert(header::CONTENT_LENGTH, len.clone());
+            }
+            *upstream.body_mut() = Some(b);
+            (false, None)
+        }
+    };
 
     // Continue an incoming trace: the LLM span becomes a child of the caller's span.
     let parent = opentelemetry::global::get_text_map_propagator(|p| {
@@ -393,7 +413,11 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
     }
     let fut = {
         let _guard = parent.attach();
-        service.call(upstream)
+        if observed {
+            service.call(upstream)
+        } else {
+            service.call_body_skipped(upstream)
+        }
     };
     // Past the drain timeout, a request still waiting for its upstream is cut (its span
     // ends as cancelled before the final flush).
@@ -408,6 +432,8 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
             );
         }
     };
+    // The upstream answered: the request body has been sent; its copy is gone.
+    drop(reservation);
     match result {
         Ok(resp) => {
             let status = resp.status();
@@ -564,13 +590,27 @@ impl BodyError {
     }
 }
 
-/// Reads the whole request body: at most `body_limit_bytes`, with no pause longer than
-/// `body_idle_timeout` between pieces.
+/// A request body as read for forwarding.
+enum RequestBody {
+    /// Read whole, its bytes reserved from the observation budget (returned once the
+    /// upstream has answered): it is shown to the instrumentation.
+    Buffered(Bytes, Reservation),
+    /// Past the observation budget: streamed to the upstream as it arrives, without a copy
+    /// (same limits: size, idle timeout); the instrumentation does not parse it.
+    Streamed(reqwest::Body),
+}
+
+/// Reads the request body: at most `body_limit_bytes`, with no pause longer than
+/// `body_idle_timeout` between pieces. The copy is taken from the observation `budget`,
+/// twice its size (the copy, and the parsed request the instrumentation will hold; the
+/// declared length at once, else chunk by chunk); once the budget cannot hold it, the body
+/// is streamed through instead (already read bytes first).
 async fn read_body(
     body: Body,
     headers: &HeaderMap,
     config: &GatewayConfig,
-) -> Result<Bytes, BodyError> {
+    budget: &Arc<ObservationBudget>,
+) -> Result<RequestBody, BodyError> {
     use futures_util::StreamExt as _;
     let limit = config.body_limit_bytes;
     let declared = headers
@@ -580,23 +620,68 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge);
     }
+    let mut reservation = budget.empty();
     let mut stream = body.into_data_stream();
+    if let Some(n) = declared
+        && !reservation.grow((n as usize).saturating_mul(2))
+    {
+        return Ok(RequestBody::Streamed(streamed(Vec::new(), stream, config)));
+    }
     let mut buf = bytes::BytesMut::new();
     loop {
         let next = tokio::time::timeout(config.body_idle_timeout, stream.next())
             .await
             .map_err(|_| BodyError::Idle(config.body_idle_timeout))?;
         match next {
-            None => return Ok(buf.freeze()),
+            None => return Ok(RequestBody::Buffered(buf.freeze(), reservation)),
             Some(Ok(chunk)) => {
                 if buf.len() + chunk.len() > limit {
                     return Err(BodyError::TooLarge);
+                }
+                if declared.is_none() && !reservation.grow(chunk.len().saturating_mul(2)) {
+                    let read = vec![buf.freeze(), chunk];
+                    return Ok(RequestBody::Streamed(streamed(read, stream, config)));
                 }
                 buf.extend_from_slice(&chunk);
             }
             Some(Err(e)) => return Err(classify_body_error(&e)),
         }
     }
+}
+
+/// `read` then the rest of `stream`, as a streamed upstream body with the same size limit
+/// and idle timeout as a buffered one (a violation fails the upstream request).
+fn streamed(
+    read: Vec<Bytes>,
+    stream: axum::body::BodyDataStream,
+    config: &GatewayConfig,
+) -> reqwest::Body {
+    use futures_util::StreamExt as _;
+    let (limit, idle) = (config.body_limit_bytes, config.body_idle_timeout);
+    let seen: usize = read.iter().map(Bytes::len).sum();
+    let rest = futures_util::stream::unfold(
+        (stream, seen, false),
+        move |(mut stream, seen, done)| async move {
+            if done {
+                return None;
+            }
+            let item = match tokio::time::timeout(idle, stream.next()).await {
+                Err(_) => Err(BodyError::Idle(idle).cause()),
+                Ok(None) => return None,
+                Ok(Some(Err(e))) => Err(classify_body_error(&e).cause()),
+                Ok(Some(Ok(chunk))) if seen + chunk.len() > limit => {
+                    Err(BodyError::TooLarge.cause())
+                }
+                Ok(Some(Ok(chunk))) => {
+                    let seen = seen + chunk.len();
+                    return Some((Ok(chunk), (stream, seen, false)));
+                }
+            };
+            Some((item.map_err(std::io::Error::other), (stream, seen, true)))
+        },
+    );
+    let read = futures_util::stream::iter(read.into_iter().map(Ok::<_, std::io::Error>));
+    reqwest::Body::wrap_stream(read.chain(rest))
 }
 
 fn classify_body_error(e: &axum::Error) -> BodyError {
@@ -648,7 +733,12 @@ fn router(config: GatewayConfig) -> anyhow::Result<(Router, Arc<InFlight>)> {
         .build()?;
     let service = tower_layer_apply(client);
     let inflight = Arc::new(InFlight::new());
+    // The process-wide observation budget: request copies here, parsing and response
+    // accumulation in the instrumentation.
+    let budget = openllmetry_core::budget::global().clone();
+    budget.set_capacity(config.observation_budget_bytes);
     let state = Arc::new(AppState {
+        budget,
         config,
         service,
         inflight: inflight.clone(),

@@ -93,12 +93,43 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: reqwest::Request) -> Self::Future {
+    fn call(&mut self, req: reqwest::Request) -> Self::Future {
+        self.call_observing(req, true)
+    }
+}
+
+impl<S> OpenLlmService<S>
+where
+    S: Service<reqwest::Request, Response = reqwest::Response>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    for<'a> &'a S::Error: IntoErrorType,
+{
+    /// Like `call`, for a request whose body the caller streams through without keeping a
+    /// copy because the observation budget ([`openllmetry_core::budget`]) is spent: the call is
+    /// recorded without request attributes, with an `observation_budget_exceeded` fault and
+    /// the span marked `openllmetry.request.truncated`.
+    pub fn call_body_skipped(
+        &mut self,
+        req: reqwest::Request,
+    ) -> BoxFuture<reqwest::Response, S::Error> {
+        self.call_observing(req, false)
+    }
+
+    fn call_observing(
+        &mut self,
+        mut req: reqwest::Request,
+        body_shown: bool,
+    ) -> BoxFuture<reqwest::Response, S::Error> {
         let instrumentation = self.source.get();
         let call = {
             let body = req.body().and_then(|b| b.as_bytes());
-            guard(|| instrumentation.start(req.method().as_str(), req.url().as_str(), body))
-                .flatten()
+            let (method, url) = (req.method().as_str(), req.url().as_str());
+            if body_shown {
+                guard(|| instrumentation.start(method, url, body)).flatten()
+            } else {
+                guard(|| instrumentation.start_body_skipped(method, url)).flatten()
+            }
         };
         if let Some(call) = &call {
             let _ = guard(|| inject(call, req.headers_mut()));

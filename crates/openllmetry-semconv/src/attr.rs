@@ -126,3 +126,12 @@ pub const OPENLLMETRY_RESPONSE_INCOMPLETE: &str = "openllmetry.response.incomple
 /// was reached (body or inflated-size cap): the bytes passed through whole, the recorded
 /// data is partial.
 pub const OPENLLMETRY_RESPONSE_TRUNCATED: &str = "openllmetry.response.truncated";
+
+/// Set on an LLM span whose request body was not parsed because the process-wide observation
+/// byte budget was spent: the request passed through whole, its attributes (model, messages)
+/// are missing.
+pub const OPENLLMETRY_REQUEST_TRUNCATED: &str = "openllmetry.request.truncated";
+
+/// Set on an LLM span whose model name was cut to a bound before being used as a metric
+/// attribute value (the span attribute itself is whole, subject to the export limits).
+pub const OPENLLMETRY_METRIC_MODEL_TRUNCATED: &str = "openllmetry.metric.model_truncated";

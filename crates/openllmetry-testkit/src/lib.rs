@@ -11,11 +11,14 @@
 //!   getters and an "all exported text" helper.
 //! * [`flat`]: the flattened span / metric point / log views and [`AttrValue`] shared by
 //!   [`otlp`] and [`capture`].
+//! * [`hostile`]: a [`HostileServer`](hostile::HostileServer), a misbehaving upstream (malformed
+//!   JSON, truncated bodies, gzip bombs, stalls, huge headers, never-ending events, closes).
 //! * [`telemetry_receiver`]: the receiver for the SDK's own telemetry reports.
 
 pub mod capture;
 pub mod cassette;
 pub mod flat;
+pub mod hostile;
 pub mod otlp;
 pub mod replay;
 pub mod telemetry_receiver;

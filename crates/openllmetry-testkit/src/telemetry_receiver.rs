@@ -121,6 +121,11 @@ pub enum Kind {
     UnsupportedEncoding,
     DecodeFailed,
     StreamIncomplete,
+    RecorderPanicked,
+    InflatedTooLarge,
+    ValueTruncated,
+    #[serde(rename = "observation_budget_exceeded")]
+    ObservationBudget,
     InitFailed,
     InvalidConfig,
     ExportFailed,

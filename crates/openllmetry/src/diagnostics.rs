@@ -16,6 +16,8 @@ pub const WARNING_INTERVAL: Duration = Duration::from_secs(60);
 static EXPORT_FAILURES: AtomicU64 = AtomicU64::new(0);
 static SPANS_DROPPED: AtomicU64 = AtomicU64::new(0);
 static SPANS_TRUNCATED: AtomicU64 = AtomicU64::new(0);
+static OBSERVATIONS_REDUCED: AtomicU64 = AtomicU64::new(0);
+static REDUCED_WARNED: Mutex<(Option<Instant>, u64)> = Mutex::new((None, 0));
 
 struct Warner {
     last: Option<Instant>,
@@ -46,6 +48,10 @@ pub struct Diagnostics {
     pub spans_truncated: u64,
     /// The cause of the most recent export failure, if any.
     pub last_export_error: Option<String>,
+    /// Calls observed partially because an observation bound was reached (body or inflate
+    /// caps, the observation byte budget, a model name cut for metrics): the bytes passed
+    /// through whole; the span is marked.
+    pub observations_reduced: u64,
 }
 
 /// The export pipeline's local counters; always kept, whatever the telemetry level.
@@ -55,7 +61,39 @@ pub fn diagnostics() -> Diagnostics {
         spans_dropped: SPANS_DROPPED.load(Ordering::Relaxed),
         spans_truncated: SPANS_TRUNCATED.load(Ordering::Relaxed),
         last_export_error: WARNER.lock().ok().and_then(|w| w.last_cause.clone()),
+        observations_reduced: OBSERVATIONS_REDUCED.load(Ordering::Relaxed),
     }
+}
+
+/// An instrumentation fault from the core: the ones that mean a bound was reached are
+/// counted and logged on stderr (the first at once, then at most one line per
+/// [`WARNING_INTERVAL`] with the count since the previous line).
+pub(crate) fn fault(kind: openllmetry_core::FaultKind) {
+    use openllmetry_core::FaultKind as K;
+    if !matches!(
+        kind,
+        K::BodyTooLarge
+            | K::EventTooLarge
+            | K::StreamContentTruncated
+            | K::InflatedTooLarge
+            | K::ValueTruncated
+            | K::ObservationBudget
+    ) {
+        return;
+    }
+    let total = OBSERVATIONS_REDUCED.fetch_add(1, Ordering::Relaxed) + 1;
+    let Ok(mut w) = REDUCED_WARNED.lock() else {
+        return;
+    };
+    if w.0.is_some_and(|t| t.elapsed() < WARNING_INTERVAL) {
+        return;
+    }
+    eprintln!(
+        "openllmetry: observation bound reached (the application is not affected): {} call(s) observed partially since the last report; last: {} (spans marked openllmetry.*.truncated)",
+        total - w.1,
+        kind.as_str()
+    );
+    *w = (Some(Instant::now()), total);
 }
 
 pub(crate) fn export_failed(signal: &str, cause: &str) {

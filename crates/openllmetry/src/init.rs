@@ -352,6 +352,7 @@ fn start(
                 );
             }
             crate::telemetry::record_fault(f);
+            crate::diagnostics::fault(f.kind);
         });
     if let Some(allow) = &r.instruments {
         ib = ib.with_allowed_providers(allow.clone());

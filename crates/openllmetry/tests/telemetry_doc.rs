@@ -159,10 +159,10 @@ fn value_lists_are_exactly_the_enums() {
 #[test]
 fn the_receiver_accepts_every_value_the_sdk_sends() {
     let report = validate_report(sample().as_bytes()).unwrap();
-    // 2 providers × 4 operations × 9 core kinds, plus 7 components × 16 kinds at `none`.
-    assert_eq!(report.entries.len(), 2 * 4 * FaultKind::ALL.len() + 7 * 16);
+    // 2 providers × 4 operations × 13 core kinds, plus 7 components × 20 kinds at `none`.
+    assert_eq!(report.entries.len(), 2 * 4 * FaultKind::ALL.len() + 7 * 20);
     assert_eq!(Component::ALL.len(), 7);
-    assert_eq!(Kind::ALL.len(), 16);
+    assert_eq!(Kind::ALL.len(), 20);
 }
 
 #[test]

@@ -109,6 +109,14 @@ wire_enum! {
         DecodeFailed => "decode_failed",
         /// The response ended before the stream completed.
         StreamIncomplete => "stream_incomplete",
+        /// The recorder panicked while observing; the span ended with what it had.
+        RecorderPanicked => "recorder_panicked",
+        /// A compressed body inflated past the observation budget.
+        InflatedTooLarge => "inflated_too_large",
+        /// A value from the exchange was cut to a bound (a long model name on metrics).
+        ValueTruncated => "value_truncated",
+        /// The process-wide observation byte budget was spent: the call was observed less.
+        ObservationBudget => "observation_budget_exceeded",
         /// SDK initialisation failed.
         InitFailed => "init_failed",
         /// A configuration value was invalid and ignored.
@@ -160,6 +168,10 @@ impl From<FaultKind> for Kind {
             FaultKind::UnsupportedEncoding => Kind::UnsupportedEncoding,
             FaultKind::DecodeFailed => Kind::DecodeFailed,
             FaultKind::StreamIncomplete => Kind::StreamIncomplete,
+            FaultKind::RecorderPanicked => Kind::RecorderPanicked,
+            FaultKind::InflatedTooLarge => Kind::InflatedTooLarge,
+            FaultKind::ValueTruncated => Kind::ValueTruncated,
+            FaultKind::ObservationBudget => Kind::ObservationBudget,
             // `FaultKind` is non-exhaustive: a kind added to the core before this schema
             // learns it is still counted, under a name that cannot carry anything.
             _ => Kind::Other,
@@ -347,6 +359,20 @@ mod tests {
     fn core_fault_kinds_keep_their_names() {
         for kind in FaultKind::ALL {
             assert_eq!(Kind::from(*kind).as_str(), kind.as_str());
+        }
+    }
+
+    #[test]
+    fn fault_kinds_added_to_the_core_are_known_not_other() {
+        for kind in [
+            FaultKind::RecorderPanicked,
+            FaultKind::InflatedTooLarge,
+            FaultKind::ValueTruncated,
+            FaultKind::ObservationBudget,
+        ] {
+            assert!(FaultKind::ALL.contains(&kind), "{kind:?} missing from ALL");
+            assert_ne!(Kind::from(kind), Kind::Other, "{kind:?}");
+            assert_eq!(Kind::from(kind).as_str(), kind.as_str());
         }
     }
 
