@@ -30,10 +30,11 @@ use opentelemetry::{Context, InstrumentationScope, KeyValue};
 
 use crate::detect::{ApiFormat, Operation, Target, detect};
 use crate::fault::{Fault, FaultKind};
+use crate::ndjson::NdjsonParser;
 use crate::provider::{self, StreamAccumulator};
 use crate::record::{RequestRecord, ResponseRecord};
 use crate::render::{self, Content, Flavour, LogEvent};
-use crate::sse::SseParser;
+use crate::sse::{SseEvent, SseParser};
 
 /// Default cap on the (decoded) bytes of a non-streamed response body kept for parsing:
 /// 16 MiB. A larger body passes through untouched and unparsed
@@ -172,6 +173,18 @@ struct Inner {
     parent_context: Option<ParentContextHook>,
     max_body_bytes: usize,
     max_inflated_bytes: usize,
+    /// Base URLs labelled with a provider name, longest first.
+    upstream_providers: Vec<(String, &'static str)>,
+}
+
+impl Inner {
+    /// The provider label of the longest configured base URL that `url` is under.
+    fn provider_for_url(&self, url: &str) -> Option<&'static str> {
+        self.upstream_providers.iter().find_map(|(base, p)| {
+            let rest = url.strip_prefix(base.as_str())?;
+            (rest.is_empty() || rest.starts_with(['/', '?', '#'])).then_some(*p)
+        })
+    }
 }
 
 /// The recorder. Cheap to clone (an `Arc`). See the [module docs](self).
@@ -238,7 +251,10 @@ impl Instrumentation {
     /// Starts observing a request. Returns `None` (and does nothing) when the request is not
     /// an instrumented LLM call or its provider is switched off.
     pub fn start(&self, method: &str, url: &str, body: Option<&[u8]>) -> Option<LlmCall> {
-        let target = detect(method, url)?;
+        let mut target = detect(method, url)?;
+        if let Some(p) = self.inner.provider_for_url(url) {
+            target = target.with_provider(p);
+        }
         self.start_target(target, body)
     }
 
@@ -303,6 +319,7 @@ pub struct InstrumentationBuilder {
     parent_context: Option<ParentContextHook>,
     max_body_bytes: usize,
     max_inflated_bytes: usize,
+    upstream_providers: Vec<(String, &'static str)>,
 }
 
 impl fmt::Debug for InstrumentationBuilder {
@@ -331,6 +348,7 @@ impl Default for InstrumentationBuilder {
             parent_context: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_inflated_bytes: DEFAULT_MAX_INFLATED_BYTES,
+            upstream_providers: Vec::new(),
         }
     }
 }
@@ -444,6 +462,23 @@ impl InstrumentationBuilder {
         self
     }
 
+    /// Labels every call under `base_url` (scheme, host, port and path prefix, e.g.
+    /// `http://127.0.0.1:8080/v1`) with `provider_name` (`gen_ai.provider.name`), for an
+    /// upstream whose URL does not name its provider (a proxy, a loopback server). The
+    /// longest matching base URL wins. See [`crate::detect::known_provider`] for the names.
+    pub fn with_upstream_provider(
+        mut self,
+        base_url: impl Into<String>,
+        provider_name: &'static str,
+    ) -> Self {
+        let base = base_url.into().trim_end_matches('/').to_owned();
+        self.upstream_providers.retain(|(b, _)| *b != base);
+        self.upstream_providers.push((base, provider_name));
+        self.upstream_providers
+            .sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self
+    }
+
     /// Builds the instrumentation.
     pub fn build(self) -> Instrumentation {
         let tracer = self
@@ -470,6 +505,7 @@ impl InstrumentationBuilder {
                 parent_context: self.parent_context,
                 max_body_bytes: self.max_body_bytes,
                 max_inflated_bytes: self.max_inflated_bytes,
+                upstream_providers: self.upstream_providers,
             }),
         }
     }
@@ -571,8 +607,14 @@ impl LlmCall {
         let Some(mut state) = self.state.take() else {
             return ResponseObserver::inert();
         };
+        let ct = content_type.map(str::to_ascii_lowercase);
+        let ndjson = state.target.format == ApiFormat::Ollama
+            && ct.as_deref().is_some_and(|ct| ct.contains("ndjson"));
         let streaming = status < 400
-            && content_type.is_some_and(|ct| ct.to_ascii_lowercase().contains("text/event-stream"));
+            && (ndjson
+                || ct
+                    .as_deref()
+                    .is_some_and(|ct| ct.contains("text/event-stream")));
         let decoder = match content_encoding.map(|e| e.trim().to_ascii_lowercase()) {
             None => Some(Decoder::Identity),
             Some(e) if e.is_empty() || e == "identity" => Some(Decoder::Identity),
@@ -590,7 +632,11 @@ impl LlmCall {
         let mode = match decoder {
             None => Mode::Ignore,
             Some(_) if streaming => Mode::Stream {
-                parser: SseParser::default(),
+                parser: if ndjson {
+                    Framing::Ndjson(NdjsonParser::default())
+                } else {
+                    Framing::Sse(SseParser::default())
+                },
                 acc: Box::new(StreamAccumulator::new(
                     state.target.format,
                     state.target.operation,
@@ -632,10 +678,32 @@ enum Decoder {
     Zlib(Box<ZlibDecoder<Vec<u8>>>),
 }
 
+/// How a streamed body is split into events.
+enum Framing {
+    /// `text/event-stream`.
+    Sse(SseParser),
+    /// Newline-delimited JSON (Ollama): one event per line.
+    Ndjson(NdjsonParser),
+}
+
+impl Framing {
+    fn push(
+        &mut self,
+        data: &[u8],
+        on_event: impl FnMut(SseEvent<'_>),
+        faults: &mut Vec<FaultKind>,
+    ) {
+        match self {
+            Framing::Sse(p) => p.push(data, on_event, faults),
+            Framing::Ndjson(p) => p.push(data, on_event, faults),
+        }
+    }
+}
+
 enum Mode {
     Buffer(Vec<u8>),
     Stream {
-        parser: SseParser,
+        parser: Framing,
         acc: Box<StreamAccumulator>,
         done: bool,
     },
@@ -838,6 +906,28 @@ impl ResponseObserver {
     }
 
     fn complete_at_end(&mut self) {
+        // A last NDJSON line without its newline.
+        if let (
+            Some(state),
+            Mode::Stream {
+                parser: Framing::Ndjson(p),
+                acc,
+                done: done @ false,
+            },
+        ) = (self.state.as_mut(), &mut self.mode)
+        {
+            let mut acc_faults = Vec::new();
+            p.finish(
+                |event| {
+                    acc.push(&event, &mut acc_faults);
+                    if acc.is_complete() {
+                        *done = true;
+                    }
+                },
+                &mut state.faults,
+            );
+            state.faults.append(&mut acc_faults);
+        }
         self.note_unfinished_stream();
         let outcome = match &self.mode {
             Mode::Stream { done: false, .. } => Outcome::Incomplete,

@@ -2,6 +2,7 @@
 
 use crate::detect::{ApiFormat, Operation};
 use crate::fault::FaultKind;
+use crate::providers::{cohere, mistral, ollama};
 use crate::record::{RequestRecord, ResponseRecord};
 use crate::sse::SseEvent;
 use crate::{anthropic, openai};
@@ -16,6 +17,9 @@ pub fn parse_request(
     match format {
         ApiFormat::OpenAi => openai::parse_request(op, body, faults),
         ApiFormat::Anthropic => anthropic::parse_request(op, body, faults),
+        ApiFormat::Ollama => ollama::parse_request(op, body, faults),
+        ApiFormat::Cohere => cohere::parse_request(op, body, faults),
+        ApiFormat::Mistral => mistral::parse_request(op, body, faults),
     }
 }
 
@@ -29,6 +33,9 @@ pub fn parse_response(
     match format {
         ApiFormat::OpenAi => openai::parse_response(op, body, faults),
         ApiFormat::Anthropic => anthropic::parse_response(op, body, faults),
+        ApiFormat::Ollama => ollama::parse_response(op, body, faults),
+        ApiFormat::Cohere => cohere::parse_response(op, body, faults),
+        ApiFormat::Mistral => mistral::parse_response(op, body, faults),
     }
 }
 
@@ -40,6 +47,12 @@ pub enum StreamAccumulator {
     OpenAi(openai::StreamAccumulator),
     /// Anthropic format.
     Anthropic(anthropic::StreamAccumulator),
+    /// Ollama NDJSON stream (one event per line).
+    Ollama(ollama::StreamAccumulator),
+    /// Cohere v2 chat stream.
+    Cohere(cohere::StreamAccumulator),
+    /// Mistral AI stream.
+    Mistral(mistral::StreamAccumulator),
 }
 
 impl StreamAccumulator {
@@ -50,6 +63,9 @@ impl StreamAccumulator {
             ApiFormat::Anthropic => {
                 StreamAccumulator::Anthropic(anthropic::StreamAccumulator::new(op))
             }
+            ApiFormat::Ollama => StreamAccumulator::Ollama(ollama::StreamAccumulator::new(op)),
+            ApiFormat::Cohere => StreamAccumulator::Cohere(cohere::StreamAccumulator::new(op)),
+            ApiFormat::Mistral => StreamAccumulator::Mistral(mistral::StreamAccumulator::new(op)),
         }
     }
 
@@ -58,6 +74,9 @@ impl StreamAccumulator {
         match self {
             StreamAccumulator::OpenAi(a) => a.push(event, faults),
             StreamAccumulator::Anthropic(a) => a.push(event, faults),
+            StreamAccumulator::Ollama(a) => a.push(event, faults),
+            StreamAccumulator::Cohere(a) => a.push(event, faults),
+            StreamAccumulator::Mistral(a) => a.push(event, faults),
         }
     }
 
@@ -66,6 +85,9 @@ impl StreamAccumulator {
         match self {
             StreamAccumulator::OpenAi(a) => a.model(),
             StreamAccumulator::Anthropic(a) => a.model(),
+            StreamAccumulator::Ollama(a) => a.model(),
+            StreamAccumulator::Cohere(a) => a.model(),
+            StreamAccumulator::Mistral(a) => a.model(),
         }
     }
 
@@ -74,6 +96,9 @@ impl StreamAccumulator {
         match self {
             StreamAccumulator::OpenAi(a) => a.is_complete(),
             StreamAccumulator::Anthropic(a) => a.is_complete(),
+            StreamAccumulator::Ollama(a) => a.is_complete(),
+            StreamAccumulator::Cohere(a) => a.is_complete(),
+            StreamAccumulator::Mistral(a) => a.is_complete(),
         }
     }
 
@@ -82,6 +107,9 @@ impl StreamAccumulator {
         match self {
             StreamAccumulator::OpenAi(a) => a.finish(),
             StreamAccumulator::Anthropic(a) => a.finish(),
+            StreamAccumulator::Ollama(a) => a.finish(),
+            StreamAccumulator::Cohere(a) => a.finish(),
+            StreamAccumulator::Mistral(a) => a.finish(),
         }
     }
 }
