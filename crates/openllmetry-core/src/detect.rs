@@ -300,6 +300,22 @@ pub fn known_provider(name: &str) -> Option<&'static str> {
         .find(|p| p.eq_ignore_ascii_case(name))
 }
 
+/// The provider of the longest base URL in `bases` that `url` is under (`base` followed by
+/// nothing, `/`, `?` or `#`). `bases` must be sorted longest first.
+///
+/// ```
+/// use openllmetry_core::detect::provider_for_base;
+/// let bases = vec![("http://127.0.0.1:9/v1".to_string(), "groq")];
+/// assert_eq!(provider_for_base(&bases, "http://127.0.0.1:9/v1/chat/completions"), Some("groq"));
+/// assert_eq!(provider_for_base(&bases, "http://127.0.0.1:9/v10/chat"), None);
+/// ```
+pub fn provider_for_base(bases: &[(String, &'static str)], url: &str) -> Option<&'static str> {
+    bases.iter().find_map(|(base, p)| {
+        let rest = url.strip_prefix(base.trim_end_matches('/'))?;
+        (rest.is_empty() || rest.starts_with(['/', '?', '#'])).then_some(*p)
+    })
+}
+
 impl Target {
     /// This target labelled with `provider_name` (an upstream whose URL does not name its
     /// provider: a proxy, a loopback server). An OpenAI-format call labelled `mistral_ai`

@@ -180,10 +180,7 @@ struct Inner {
 impl Inner {
     /// The provider label of the longest configured base URL that `url` is under.
     fn provider_for_url(&self, url: &str) -> Option<&'static str> {
-        self.upstream_providers.iter().find_map(|(base, p)| {
-            let rest = url.strip_prefix(base.as_str())?;
-            (rest.is_empty() || rest.starts_with(['/', '?', '#'])).then_some(*p)
-        })
+        crate::detect::provider_for_base(&self.upstream_providers, url)
     }
 }
 
@@ -251,8 +248,23 @@ impl Instrumentation {
     /// Starts observing a request. Returns `None` (and does nothing) when the request is not
     /// an instrumented LLM call or its provider is switched off.
     pub fn start(&self, method: &str, url: &str, body: Option<&[u8]>) -> Option<LlmCall> {
+        self.start_labelled(method, url, body, None)
+    }
+
+    /// Like [`Instrumentation::start`], with the call's provider given by the caller
+    /// (`provider_name`, e.g. from a gateway's per-upstream setting) instead of detected
+    /// from the URL; `None` falls back to the builder's
+    /// [`with_upstream_provider`](InstrumentationBuilder::with_upstream_provider) labels,
+    /// then to detection.
+    pub fn start_labelled(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&[u8]>,
+        provider_name: Option<&'static str>,
+    ) -> Option<LlmCall> {
         let mut target = detect(method, url)?;
-        if let Some(p) = self.inner.provider_for_url(url) {
+        if let Some(p) = provider_name.or_else(|| self.inner.provider_for_url(url)) {
             target = target.with_provider(p);
         }
         self.start_target(target, body)

@@ -49,5 +49,6 @@ pub use config::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_OPENAI_UPSTREAM,
     GatewayConfig, redact_url,
 };
+pub use config::{DEFAULT_COHERE_UPSTREAM, DEFAULT_MISTRAL_UPSTREAM, DEFAULT_OLLAMA_UPSTREAM};
 pub use proxy::FAULTS_PATH;
 pub use proxy::{RunningGateway, start};

@@ -224,6 +224,25 @@ fn route<'a>(
     if let Some(rest) = path.strip_prefix("/anthropic/") {
         return Some((&config.anthropic_upstream, format!("/{rest}")));
     }
+    for (prefix, upstream) in [
+        ("/ollama/", &config.ollama_upstream),
+        ("/cohere/", &config.cohere_upstream),
+        ("/mistral/", &config.mistral_upstream),
+    ] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            return Some((upstream, format!("/{rest}")));
+        }
+    }
+    // Native paths: Ollama `/api/...`, Cohere `/v2/...`, Mistral FIM `/v1/fim/...`.
+    if path.starts_with("/api/") {
+        return Some((&config.ollama_upstream, path.to_owned()));
+    }
+    if path.starts_with("/v2/") {
+        return Some((&config.cohere_upstream, path.to_owned()));
+    }
+    if path.starts_with("/v1/fim/") {
+        return Some((&config.mistral_upstream, path.to_owned()));
+    }
     let rest = path
         .strip_prefix("/v1/")
         .or_else(|| (path == "/v1").then_some(""))?;
@@ -629,7 +648,7 @@ fn router(config: GatewayConfig) -> anyhow::Result<(Router, Arc<InFlight>)> {
         .no_deflate()
         .no_zstd()
         .build()?;
-    let service = tower_layer_apply(client);
+    let service = tower_layer_apply(client, config.upstream_labels());
     let inflight = Arc::new(InFlight::new());
     let state = Arc::new(AppState {
         config,
@@ -644,9 +663,17 @@ fn router(config: GatewayConfig) -> anyhow::Result<(Router, Arc<InFlight>)> {
     Ok((router, inflight))
 }
 
-fn tower_layer_apply(client: reqwest::Client) -> OpenLlmService<reqwest::Client> {
+fn tower_layer_apply(
+    client: reqwest::Client,
+    labels: Vec<(String, &'static str)>,
+) -> OpenLlmService<reqwest::Client> {
     use tower_layer::Layer as _;
-    OpenLlmLayer::new().layer(client)
+    let mut layer = OpenLlmLayer::new();
+    // Later entries win on equal base URLs: explicit settings come last.
+    for (base, provider) in labels {
+        layer = layer.with_upstream_provider(base, provider);
+    }
+    layer.layer(client)
 }
 
 /// A gateway serving in the background.

@@ -296,6 +296,9 @@ fn parse_formats(s: &str) -> Option<Vec<ApiFormat>> {
         .map(|s| match s.to_ascii_lowercase().as_str() {
             "openai" => Some(ApiFormat::OpenAi),
             "anthropic" => Some(ApiFormat::Anthropic),
+            "ollama" => Some(ApiFormat::Ollama),
+            "cohere" => Some(ApiFormat::Cohere),
+            "mistral" | "mistralai" => Some(ApiFormat::Mistral),
             _ => None,
         })
         .collect()

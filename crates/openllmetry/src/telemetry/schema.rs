@@ -57,6 +57,12 @@ wire_enum! {
         OpenAi => "openai",
         /// The Anthropic-format instrumentation.
         Anthropic => "anthropic",
+        /// The Ollama instrumentation.
+        Ollama => "ollama",
+        /// The Cohere instrumentation.
+        Cohere => "cohere",
+        /// The Mistral AI instrumentation.
+        Mistral => "mistral",
         /// SDK initialisation (configuration, pipeline setup).
         SdkInit => "sdk_init",
         /// The SDK's export pipelines.
@@ -81,6 +87,8 @@ wire_enum! {
         Embeddings => "embeddings",
         /// OpenAI Responses API.
         Responses => "responses",
+        /// Cohere rerank.
+        Rerank => "rerank",
         /// Not tied to a provider operation.
         None => "none",
     }
@@ -129,6 +137,9 @@ impl From<ApiFormat> for Component {
         match format {
             ApiFormat::OpenAi => Component::OpenAi,
             ApiFormat::Anthropic => Component::Anthropic,
+            ApiFormat::Ollama => Component::Ollama,
+            ApiFormat::Cohere => Component::Cohere,
+            ApiFormat::Mistral => Component::Mistral,
         }
     }
 }
@@ -141,6 +152,7 @@ impl From<openllmetry_core::Operation> for Operation {
             Core::TextCompletion => Operation::TextCompletion,
             Core::Embeddings => Operation::Embeddings,
             Core::Responses => Operation::Responses,
+            Core::Rerank => Operation::Rerank,
         }
     }
 }
