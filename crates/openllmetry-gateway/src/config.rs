@@ -396,4 +396,35 @@ mod tests {
         };
         assert!(c.validate().is_ok());
     }
+
+    #[test]
+    fn upstream_provider_settings_and_labels() {
+        let c = GatewayConfig::default()
+            .apply_toml(
+                r#"
+                openai_upstream = "http://127.0.0.1:1/v1"
+                openai_upstream_provider = "Groq"
+                ollama_upstream = "http://127.0.0.1:2"
+                cohere_upstream = "http://127.0.0.1:3"
+                mistral_upstream = "http://127.0.0.1:4"
+                "#,
+            )
+            .unwrap();
+        assert!(c.validate().is_ok());
+        let labels = c.upstream_labels();
+        assert!(labels.contains(&("http://127.0.0.1:1/v1".into(), "groq")));
+        assert!(labels.contains(&("http://127.0.0.1:2".into(), "ollama")));
+        assert!(labels.contains(&("http://127.0.0.1:3".into(), "cohere")));
+        assert!(labels.contains(&("http://127.0.0.1:4".into(), "mistral_ai")));
+        let bad = GatewayConfig {
+            anthropic_upstream_provider: Some("acme-llm".into()),
+            ..GatewayConfig::default()
+        };
+        assert!(bad.validate().is_err());
+        let bad = GatewayConfig {
+            cohere_upstream: "ftp://x".into(),
+            ..GatewayConfig::default()
+        };
+        assert!(bad.validate().is_err());
+    }
 }

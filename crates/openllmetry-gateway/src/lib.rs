@@ -15,6 +15,9 @@
 //! | other `/v1/<rest>` | `<openai-upstream>/<rest>` |
 //! | `/openai/<rest>` | `<openai-upstream>/<rest>` |
 //! | `/anthropic/<rest>` | `<anthropic-upstream>/<rest>` |
+//! | `/ollama/<rest>`; native `/api/{chat,generate,embed,embeddings}` | `<ollama-upstream>/<rest>`; `<ollama-upstream>/api/…` |
+//! | `/cohere/<rest>`; native `/v2/{chat,embed,rerank}` | `<cohere-upstream>/<rest>`; `<cohere-upstream>/v2/…` |
+//! | `/mistral/<rest>`; native `/v1/fim/completions` | `<mistral-upstream>/<rest>`; `<mistral-upstream>/v1/fim/completions` |
 //! | `GET /healthz` | answered by the gateway |
 //! | `GET /_openllmetry/faults` | the gateway's fault counts and pending telemetry report (loopback clients only) |
 //!

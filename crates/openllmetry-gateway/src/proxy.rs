@@ -212,6 +212,14 @@ fn filter_accept_encoding(v: &HeaderValue) -> Option<HeaderValue> {
     HeaderValue::from_str(&kept.join(", ")).ok()
 }
 
+/// Upstreams reached by their API's native paths.
+#[derive(Clone, Copy)]
+enum Native {
+    Ollama,
+    Cohere,
+    Mistral,
+}
+
 /// Which upstream a request path goes to, and the path to append to it.
 fn route<'a>(
     config: &'a GatewayConfig,
@@ -233,15 +241,24 @@ fn route<'a>(
             return Some((upstream, format!("/{rest}")));
         }
     }
-    // Native paths: Ollama `/api/...`, Cohere `/v2/...`, Mistral FIM `/v1/fim/...`.
-    if path.starts_with("/api/") {
-        return Some((&config.ollama_upstream, path.to_owned()));
-    }
-    if path.starts_with("/v2/") {
-        return Some((&config.cohere_upstream, path.to_owned()));
-    }
-    if path.starts_with("/v1/fim/") {
-        return Some((&config.mistral_upstream, path.to_owned()));
+    // The instrumented native paths (exact): Ollama, Cohere v2, Mistral FIM.
+    const NATIVE: &[(&str, Native)] = &[
+        ("/api/chat", Native::Ollama),
+        ("/api/generate", Native::Ollama),
+        ("/api/embed", Native::Ollama),
+        ("/api/embeddings", Native::Ollama),
+        ("/v2/chat", Native::Cohere),
+        ("/v2/embed", Native::Cohere),
+        ("/v2/rerank", Native::Cohere),
+        ("/v1/fim/completions", Native::Mistral),
+    ];
+    if let Some((_, which)) = NATIVE.iter().find(|(p, _)| *p == path) {
+        let upstream = match which {
+            Native::Ollama => &config.ollama_upstream,
+            Native::Cohere => &config.cohere_upstream,
+            Native::Mistral => &config.mistral_upstream,
+        };
+        return Some((upstream, path.to_owned()));
     }
     let rest = path
         .strip_prefix("/v1/")
