@@ -541,7 +541,7 @@ mod tests {
             (
                 "https://api.mistral.ai/v1/chat/completions",
                 Some((
-                    ApiFormat::OpenAi,
+                    ApiFormat::Mistral,
                     Operation::Chat,
                     "mistral_ai",
                     "https://api.mistral.ai/v1/",
