@@ -487,7 +487,7 @@ impl InstrumentationBuilder {
         self.upstream_providers.retain(|(b, _)| *b != base);
         self.upstream_providers.push((base, provider_name));
         self.upstream_providers
-            .sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+            .sort_by_key(|(b, _)| std::cmp::Reverse(b.len()));
         self
     }
 

@@ -66,7 +66,7 @@ impl OpenLlmLayer {
             .cloned()
             .collect();
         labels.push((base, provider_name));
-        labels.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        labels.sort_by_key(|(b, _)| std::cmp::Reverse(b.len()));
         self.labels = std::sync::Arc::new(labels);
         self
     }

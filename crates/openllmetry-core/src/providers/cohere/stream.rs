@@ -154,8 +154,10 @@ impl StreamAccumulator {
                 {
                     self.usage = super::response::usage(u);
                 }
-                if let Some(e) = delta.and_then(|d| d.get("error")).filter(|e| !e.is_null()) {
-                    let _ = e;
+                if delta
+                    .and_then(|d| d.get("error"))
+                    .is_some_and(|e| !e.is_null())
+                {
                     self.error = Some(ProviderError {
                         error_type: "api_error".to_owned(),
                     });
