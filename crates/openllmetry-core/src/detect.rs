@@ -11,6 +11,12 @@ pub enum ApiFormat {
     Anthropic,
     /// Gemini API and Vertex AI `publishers/google` models (`generateContent` bodies).
     Gemini,
+    /// Ollama's native API (`/api/chat`, `/api/generate`, `/api/embed`), NDJSON streams.
+    Ollama,
+    /// Cohere API v2 (`/v2/chat`, `/v2/embed`, `/v2/rerank`).
+    Cohere,
+    /// Mistral AI (OpenAI-like chat and embeddings, plus FIM completions).
+    Mistral,
 }
 
 impl ApiFormat {
@@ -20,6 +26,9 @@ impl ApiFormat {
             ApiFormat::OpenAi => "openai",
             ApiFormat::Anthropic => "anthropic",
             ApiFormat::Gemini => "gemini",
+            ApiFormat::Ollama => "ollama",
+            ApiFormat::Cohere => "cohere",
+            ApiFormat::Mistral => "mistral",
         }
     }
 }
@@ -35,6 +44,8 @@ pub enum Operation {
     Embeddings,
     /// OpenAI Responses API.
     Responses,
+    /// Cohere rerank.
+    Rerank,
 }
 
 impl Operation {
@@ -44,6 +55,7 @@ impl Operation {
             Operation::Chat | Operation::Responses => operation::CHAT,
             Operation::TextCompletion => operation::TEXT_COMPLETION,
             Operation::Embeddings => operation::EMBEDDINGS,
+            Operation::Rerank => "rerank",
         }
     }
 
@@ -54,6 +66,7 @@ impl Operation {
             Operation::TextCompletion => "text_completion",
             Operation::Embeddings => "embeddings",
             Operation::Responses => "responses",
+            Operation::Rerank => "rerank",
         }
     }
 
@@ -63,6 +76,7 @@ impl Operation {
             Operation::Chat | Operation::Responses => "chat",
             Operation::TextCompletion => "completion",
             Operation::Embeddings => "embedding",
+            Operation::Rerank => "rerank",
         }
     }
 }
@@ -108,6 +122,17 @@ impl Target {
             (ApiFormat::OpenAi, Operation::Responses) => "openai.response",
             (ApiFormat::Anthropic, Operation::TextCompletion) => "anthropic.completion",
             (ApiFormat::Anthropic, _) => "anthropic.chat",
+            (ApiFormat::Ollama, Operation::TextCompletion) => "ollama.completion",
+            (ApiFormat::Ollama, Operation::Embeddings) => "ollama.embeddings",
+            (ApiFormat::Ollama, _) => "ollama.chat",
+            (ApiFormat::Cohere, Operation::Embeddings) => "cohere.embed",
+            (ApiFormat::Cohere, Operation::Rerank) => "cohere.rerank",
+            (ApiFormat::Cohere, Operation::TextCompletion) => "cohere.completion",
+            (ApiFormat::Cohere, _) => "cohere.chat",
+            (ApiFormat::Mistral, Operation::TextCompletion) => "mistralai.completion",
+            (ApiFormat::Mistral, Operation::Embeddings) => "mistralai.embeddings",
+            (ApiFormat::Mistral, _) => "mistralai.chat",
+            (ApiFormat::OpenAi, Operation::Rerank) => "openai.rerank",
         }
     }
 }
@@ -287,6 +312,115 @@ pub fn provider_for_host(host: &str) -> Option<&'static str> {
     Some(name)
 }
 
+/// `gen_ai.provider.name` of a wire format when the host does not tell.
+const fn default_provider(format: ApiFormat) -> &'static str {
+    match format {
+        ApiFormat::OpenAi => provider::OPENAI,
+        ApiFormat::Anthropic => provider::ANTHROPIC,
+        ApiFormat::Gemini => provider::GCP_GEMINI,
+        ApiFormat::Ollama => OLLAMA,
+        ApiFormat::Cohere => provider::COHERE,
+        ApiFormat::Mistral => provider::MISTRAL_AI,
+    }
+}
+
+/// The format whose parser reads an OpenAI-format call to `provider_name`: Mistral AI's
+/// OpenAI-like API has its own parser (span names `mistralai.*`); any other provider keeps
+/// the detected format.
+const fn dialect_format(format: ApiFormat, provider_name: &str) -> ApiFormat {
+    match format {
+        ApiFormat::OpenAi if const_eq(provider_name, provider::MISTRAL_AI) => ApiFormat::Mistral,
+        other => other,
+    }
+}
+
+const fn const_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// `gen_ai.provider.name` of Ollama. Not a well-known value of the GenAI conventions (v1.41);
+/// the conventions ask for the provider's name in lower snake case when none is defined.
+pub const OLLAMA: &str = "ollama";
+
+/// Provider names an upstream may be labelled with (gateway `provider` settings,
+/// [`Target::with_provider`]): the GenAI conventions' well-known values plus the names this
+/// crate detects by host.
+pub const KNOWN_PROVIDERS: &[&str] = &[
+    provider::OPENAI,
+    provider::AZURE_AI_OPENAI,
+    "azure.ai.inference",
+    provider::ANTHROPIC,
+    provider::GROQ,
+    provider::DEEPSEEK,
+    provider::MISTRAL_AI,
+    provider::X_AI,
+    provider::PERPLEXITY,
+    provider::GCP_GEMINI,
+    "gcp.vertex_ai",
+    "gcp.gen_ai",
+    provider::COHERE,
+    provider::AWS_BEDROCK,
+    provider::IBM_WATSONX_AI,
+    provider::OPENROUTER,
+    provider::TOGETHER_AI,
+    provider::FIREWORKS_AI,
+    "moonshot_ai",
+    OLLAMA,
+];
+
+/// The `&'static` spelling of a known provider name (case-insensitive), or `None`.
+///
+/// ```
+/// use openllmetry_core::detect::known_provider;
+/// assert_eq!(known_provider("Groq"), Some("groq"));
+/// assert_eq!(known_provider("acme"), None);
+/// ```
+pub fn known_provider(name: &str) -> Option<&'static str> {
+    let name = name.trim();
+    KNOWN_PROVIDERS
+        .iter()
+        .copied()
+        .find(|p| p.eq_ignore_ascii_case(name))
+}
+
+/// The provider of the longest base URL in `bases` that `url` is under (`base` followed by
+/// nothing, `/`, `?` or `#`). `bases` must be sorted longest first.
+///
+/// ```
+/// use openllmetry_core::detect::provider_for_base;
+/// let bases = vec![("http://127.0.0.1:9/v1".to_string(), "groq")];
+/// assert_eq!(provider_for_base(&bases, "http://127.0.0.1:9/v1/chat/completions"), Some("groq"));
+/// assert_eq!(provider_for_base(&bases, "http://127.0.0.1:9/v10/chat"), None);
+/// ```
+pub fn provider_for_base(bases: &[(String, &'static str)], url: &str) -> Option<&'static str> {
+    bases.iter().find_map(|(base, p)| {
+        let rest = url.strip_prefix(base.trim_end_matches('/'))?;
+        (rest.is_empty() || rest.starts_with(['/', '?', '#'])).then_some(*p)
+    })
+}
+
+impl Target {
+    /// This target labelled with `provider_name` (an upstream whose URL does not name its
+    /// provider: a proxy, a loopback server). An OpenAI-format call labelled `mistral_ai`
+    /// is read by the Mistral parser.
+    pub fn with_provider(mut self, provider_name: &'static str) -> Target {
+        self.provider_name = provider_name;
+        self.format = dialect_format(self.format, provider_name);
+        self
+    }
+}
+
 /// Detects an instrumented LLM call from the HTTP method and the absolute request URL.
 ///
 /// Returns `None` for anything that is not one of the instrumented operations (it then
@@ -296,6 +430,10 @@ pub fn provider_for_host(host: &str) -> Option<&'static str> {
 ///   `…/responses`, under any base URL (api.openai.com, Azure OpenAI deployment paths,
 ///   vLLM, Groq, Together, OpenRouter, Ollama `/v1`, DeepSeek, Mistral, localhost, ...).
 /// * Anthropic format (`POST`): `…/v1/messages` and `…/v1/complete`, under any base URL.
+/// * Ollama (`POST`): `…/api/chat`, `…/api/generate`, `…/api/embed`, `…/api/embeddings`.
+/// * Cohere v2 (`POST`): `…/v2/chat`, `…/v2/embed`, `…/v2/rerank`.
+/// * Mistral AI: `…/v1/fim/completions` anywhere, and every OpenAI-format path on a
+///   `mistral.ai` host.
 ///
 /// ```
 /// use openllmetry_core::{detect, ApiFormat, Operation};
@@ -314,6 +452,22 @@ pub fn detect(method: &str, url: &str) -> Option<Target> {
     }
     let path = parts.path.trim_end_matches('/');
     const SUFFIXES: &[(&str, ApiFormat, Operation)] = &[
+        ("/api/chat", ApiFormat::Ollama, Operation::Chat),
+        (
+            "/api/generate",
+            ApiFormat::Ollama,
+            Operation::TextCompletion,
+        ),
+        ("/api/embed", ApiFormat::Ollama, Operation::Embeddings),
+        ("/api/embeddings", ApiFormat::Ollama, Operation::Embeddings),
+        ("/v2/chat", ApiFormat::Cohere, Operation::Chat),
+        ("/v2/embed", ApiFormat::Cohere, Operation::Embeddings),
+        ("/v2/rerank", ApiFormat::Cohere, Operation::Rerank),
+        (
+            "/v1/fim/completions",
+            ApiFormat::Mistral,
+            Operation::TextCompletion,
+        ),
         ("/v1/messages", ApiFormat::Anthropic, Operation::Chat),
         (
             "/v1/complete",
@@ -329,22 +483,17 @@ pub fn detect(method: &str, url: &str) -> Option<Target> {
         path.strip_suffix(suffix)
             .map(|prefix| (prefix, *format, *op))
     })?;
-    let base_path = match format {
-        // The Anthropic client's base URL is the part before `/v1/...`.
-        ApiFormat::Anthropic => prefix,
-        _ => prefix,
-    };
+    // Anthropic, Ollama, Cohere and Mistral FIM: the client's base URL is the part before
+    // the version (or `/api`) segment; OpenAI's includes it.
+    let base_path = prefix;
     let api_version = query_param(parts.query, "api-version").map(str::to_owned);
     let azure_path = prefix.contains("/openai/deployments/") || api_version.is_some();
     let provider_name = match provider_for_host(parts.host) {
         Some(p) => p,
         None if format == ApiFormat::OpenAi && azure_path => provider::AZURE_AI_OPENAI,
-        None => match format {
-            ApiFormat::OpenAi => provider::OPENAI,
-            ApiFormat::Anthropic => provider::ANTHROPIC,
-            ApiFormat::Gemini => provider::GCP_GEMINI,
-        },
+        None => default_provider(format),
     };
+    let format = dialect_format(format, provider_name);
     let default_port = if parts.scheme.eq_ignore_ascii_case("https") {
         443
     } else {
@@ -491,7 +640,7 @@ mod tests {
             (
                 "https://api.mistral.ai/v1/chat/completions",
                 Some((
-                    ApiFormat::OpenAi,
+                    ApiFormat::Mistral,
                     Operation::Chat,
                     "mistral_ai",
                     "https://api.mistral.ai/v1/",

@@ -31,6 +31,7 @@ use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use crate::budget::{ObservationBudget, Reservation};
 use crate::detect::{ApiFormat, Operation, Target, detect};
 use crate::fault::{Fault, FaultKind};
+use crate::ndjson::NdjsonParser;
 use crate::provider::{self, StreamAccumulator};
 use crate::providers::gemini::JsonArraySplitter;
 use crate::record::{RequestRecord, ResponseRecord};
@@ -175,6 +176,15 @@ struct Inner {
     max_body_bytes: usize,
     max_inflated_bytes: usize,
     budget: Arc<ObservationBudget>,
+    /// Base URLs labelled with a provider name, longest first.
+    upstream_providers: Vec<(String, &'static str)>,
+}
+
+impl Inner {
+    /// The provider label of the longest configured base URL that `url` is under.
+    fn provider_for_url(&self, url: &str) -> Option<&'static str> {
+        crate::detect::provider_for_base(&self.upstream_providers, url)
+    }
 }
 
 /// The recorder. Cheap to clone (an `Arc`). See the [module docs](self).
@@ -241,7 +251,25 @@ impl Instrumentation {
     /// Starts observing a request. Returns `None` (and does nothing) when the request is not
     /// an instrumented LLM call or its provider is switched off.
     pub fn start(&self, method: &str, url: &str, body: Option<&[u8]>) -> Option<LlmCall> {
-        let target = detect(method, url)?;
+        self.start_labelled(method, url, body, None)
+    }
+
+    /// Like [`Instrumentation::start`], with the call's provider given by the caller
+    /// (`provider_name`, e.g. from a gateway's per-upstream setting) instead of detected
+    /// from the URL; `None` falls back to the builder's
+    /// [`with_upstream_provider`](InstrumentationBuilder::with_upstream_provider) labels,
+    /// then to detection.
+    pub fn start_labelled(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&[u8]>,
+        provider_name: Option<&'static str>,
+    ) -> Option<LlmCall> {
+        let mut target = detect(method, url)?;
+        if let Some(p) = provider_name.or_else(|| self.inner.provider_for_url(url)) {
+            target = target.with_provider(p);
+        }
         self.start_target(target, body)
     }
 
@@ -317,8 +345,13 @@ impl Instrumentation {
     /// without request attributes, with a [`FaultKind::ObservationBudget`] fault and the span
     /// marked `openllmetry.request.truncated`. `None` when the request is not an
     /// instrumented LLM call.
-    pub fn start_body_skipped(&self, method: &str, url: &str) -> Option<LlmCall> {
-        let mut call = self.start(method, url, None)?;
+    pub fn start_body_skipped(
+        &self,
+        method: &str,
+        url: &str,
+        provider_name: Option<&'static str>,
+    ) -> Option<LlmCall> {
+        let mut call = self.start_labelled(method, url, None, provider_name)?;
         if let Some(state) = call.state.as_mut() {
             state.faults.push(FaultKind::ObservationBudget);
             state
@@ -346,6 +379,7 @@ pub struct InstrumentationBuilder {
     max_body_bytes: usize,
     max_inflated_bytes: usize,
     budget: Option<Arc<ObservationBudget>>,
+    upstream_providers: Vec<(String, &'static str)>,
 }
 
 impl fmt::Debug for InstrumentationBuilder {
@@ -375,6 +409,7 @@ impl Default for InstrumentationBuilder {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_inflated_bytes: DEFAULT_MAX_INFLATED_BYTES,
             budget: None,
+            upstream_providers: Vec::new(),
         }
     }
 }
@@ -495,6 +530,23 @@ impl InstrumentationBuilder {
         self
     }
 
+    /// Labels every call under `base_url` (scheme, host, port and path prefix, e.g.
+    /// `http://127.0.0.1:8080/v1`) with `provider_name` (`gen_ai.provider.name`), for an
+    /// upstream whose URL does not name its provider (a proxy, a loopback server). The
+    /// longest matching base URL wins. See [`crate::detect::known_provider`] for the names.
+    pub fn with_upstream_provider(
+        mut self,
+        base_url: impl Into<String>,
+        provider_name: &'static str,
+    ) -> Self {
+        let base = base_url.into().trim_end_matches('/').to_owned();
+        self.upstream_providers.retain(|(b, _)| *b != base);
+        self.upstream_providers.push((base, provider_name));
+        self.upstream_providers
+            .sort_by_key(|(b, _)| std::cmp::Reverse(b.len()));
+        self
+    }
+
     /// Builds the instrumentation.
     pub fn build(self) -> Instrumentation {
         let tracer = self
@@ -524,6 +576,7 @@ impl InstrumentationBuilder {
                 budget: self
                     .budget
                     .unwrap_or_else(|| crate::budget::global().clone()),
+                upstream_providers: self.upstream_providers,
             }),
         }
     }
@@ -627,8 +680,14 @@ impl LlmCall {
         let Some(mut state) = self.state.take() else {
             return ResponseObserver::inert();
         };
+        let ct = content_type.map(str::to_ascii_lowercase);
+        let ndjson = state.target.format == ApiFormat::Ollama
+            && ct.as_deref().is_some_and(|ct| ct.contains("ndjson"));
         let streaming = status < 400
-            && content_type.is_some_and(|ct| ct.to_ascii_lowercase().contains("text/event-stream"));
+            && (ndjson
+                || ct
+                    .as_deref()
+                    .is_some_and(|ct| ct.contains("text/event-stream")));
         // `streamGenerateContent` without `alt=sse`: one JSON array, elements over time.
         let json_array = !streaming
             && status < 400
@@ -653,6 +712,8 @@ impl LlmCall {
             Some(_) if streaming || json_array => Mode::Stream {
                 parser: if json_array {
                     Framing::JsonArray(JsonArraySplitter::default())
+                } else if ndjson {
+                    Framing::Ndjson(NdjsonParser::default())
                 } else {
                     Framing::Sse(SseParser::default())
                 },
@@ -704,6 +765,8 @@ enum Framing {
     Sse(SseParser),
     /// Gemini's JSON-array stream: each element is fed as one event's data.
     JsonArray(JsonArraySplitter),
+    /// Newline-delimited JSON (Ollama): one event per line.
+    Ndjson(NdjsonParser),
 }
 
 impl Framing {
@@ -723,6 +786,7 @@ impl Framing {
                 },
                 faults,
             ),
+            Framing::Ndjson(p) => p.push(data, on_event, faults),
         }
     }
 }
@@ -942,6 +1006,28 @@ impl ResponseObserver {
     }
 
     fn complete_at_end(&mut self) {
+        // A last NDJSON line without its newline.
+        if let (
+            Some(state),
+            Mode::Stream {
+                parser: Framing::Ndjson(p),
+                acc,
+                done: done @ false,
+            },
+        ) = (self.state.as_mut(), &mut self.mode)
+        {
+            let mut acc_faults = Vec::new();
+            p.finish(
+                |event| {
+                    acc.push(&event, &mut acc_faults);
+                    if acc.is_complete() {
+                        *done = true;
+                    }
+                },
+                &mut state.faults,
+            );
+            state.faults.append(&mut acc_faults);
+        }
         self.note_unfinished_stream();
         let outcome = match &self.mode {
             Mode::Stream { done: false, .. } => Outcome::Incomplete,
@@ -1308,7 +1394,7 @@ mod tests {
         assert!(!has_true(&spans[1], attr::OPENLLMETRY_REQUEST_TRUNCATED));
         assert_eq!(*faults.lock().unwrap(), vec![FaultKind::ObservationBudget]);
         // A caller that streams the body through says so: same fault and mark.
-        i.start_body_skipped("POST", CHAT_URL)
+        i.start_body_skipped("POST", CHAT_URL, None)
             .unwrap()
             .on_transport_error("x");
         let spans = exporter.get_finished_spans().unwrap();

@@ -24,6 +24,7 @@ pub mod detect;
 pub mod fault;
 pub mod instrument;
 mod json;
+pub mod ndjson;
 pub mod provider;
 pub mod providers;
 pub mod record;

@@ -2,7 +2,7 @@
 
 use crate::detect::{ApiFormat, Operation};
 use crate::fault::FaultKind;
-use crate::providers::gemini;
+use crate::providers::{cohere, gemini, mistral, ollama};
 use crate::record::{RequestRecord, ResponseRecord};
 use crate::sse::SseEvent;
 use crate::{anthropic, openai};
@@ -18,6 +18,9 @@ pub fn parse_request(
         ApiFormat::OpenAi => openai::parse_request(op, body, faults),
         ApiFormat::Anthropic => anthropic::parse_request(op, body, faults),
         ApiFormat::Gemini => gemini::parse_request(op, body, faults),
+        ApiFormat::Ollama => ollama::parse_request(op, body, faults),
+        ApiFormat::Cohere => cohere::parse_request(op, body, faults),
+        ApiFormat::Mistral => mistral::parse_request(op, body, faults),
     }
 }
 
@@ -32,6 +35,9 @@ pub fn parse_response(
         ApiFormat::OpenAi => openai::parse_response(op, body, faults),
         ApiFormat::Anthropic => anthropic::parse_response(op, body, faults),
         ApiFormat::Gemini => gemini::parse_response(op, body, faults),
+        ApiFormat::Ollama => ollama::parse_response(op, body, faults),
+        ApiFormat::Cohere => cohere::parse_response(op, body, faults),
+        ApiFormat::Mistral => mistral::parse_response(op, body, faults),
     }
 }
 
@@ -45,6 +51,12 @@ pub enum StreamAccumulator {
     Anthropic(anthropic::StreamAccumulator),
     /// Gemini / Vertex AI format.
     Gemini(gemini::StreamAccumulator),
+    /// Ollama NDJSON stream (one event per line).
+    Ollama(ollama::StreamAccumulator),
+    /// Cohere v2 chat stream.
+    Cohere(cohere::StreamAccumulator),
+    /// Mistral AI stream.
+    Mistral(mistral::StreamAccumulator),
 }
 
 impl StreamAccumulator {
@@ -56,6 +68,9 @@ impl StreamAccumulator {
                 StreamAccumulator::Anthropic(anthropic::StreamAccumulator::new(op))
             }
             ApiFormat::Gemini => StreamAccumulator::Gemini(gemini::StreamAccumulator::new(op)),
+            ApiFormat::Ollama => StreamAccumulator::Ollama(ollama::StreamAccumulator::new(op)),
+            ApiFormat::Cohere => StreamAccumulator::Cohere(cohere::StreamAccumulator::new(op)),
+            ApiFormat::Mistral => StreamAccumulator::Mistral(mistral::StreamAccumulator::new(op)),
         }
     }
 
@@ -65,6 +80,9 @@ impl StreamAccumulator {
             StreamAccumulator::OpenAi(a) => a.push(event, faults),
             StreamAccumulator::Anthropic(a) => a.push(event, faults),
             StreamAccumulator::Gemini(a) => a.push(event, faults),
+            StreamAccumulator::Ollama(a) => a.push(event, faults),
+            StreamAccumulator::Cohere(a) => a.push(event, faults),
+            StreamAccumulator::Mistral(a) => a.push(event, faults),
         }
     }
 
@@ -74,6 +92,9 @@ impl StreamAccumulator {
             StreamAccumulator::OpenAi(a) => a.model(),
             StreamAccumulator::Anthropic(a) => a.model(),
             StreamAccumulator::Gemini(a) => a.model(),
+            StreamAccumulator::Ollama(a) => a.model(),
+            StreamAccumulator::Cohere(a) => a.model(),
+            StreamAccumulator::Mistral(a) => a.model(),
         }
     }
 
@@ -83,6 +104,9 @@ impl StreamAccumulator {
             StreamAccumulator::OpenAi(a) => a.is_complete(),
             StreamAccumulator::Anthropic(a) => a.is_complete(),
             StreamAccumulator::Gemini(a) => a.is_complete(),
+            StreamAccumulator::Ollama(a) => a.is_complete(),
+            StreamAccumulator::Cohere(a) => a.is_complete(),
+            StreamAccumulator::Mistral(a) => a.is_complete(),
         }
     }
 
@@ -92,6 +116,9 @@ impl StreamAccumulator {
             StreamAccumulator::OpenAi(a) => a.finish(),
             StreamAccumulator::Anthropic(a) => a.finish(),
             StreamAccumulator::Gemini(a) => a.finish(),
+            StreamAccumulator::Ollama(a) => a.finish(),
+            StreamAccumulator::Cohere(a) => a.finish(),
+            StreamAccumulator::Mistral(a) => a.finish(),
         }
     }
 }

@@ -102,6 +102,9 @@ pub struct ResponseRecord {
     pub embedding_count: Option<i64>,
     /// Error reported in the body or stream.
     pub error: Option<ProviderError>,
+    /// Provider-specific integer span attributes, as reported (e.g. Ollama's durations in
+    /// nanoseconds, [`crate::providers::ollama::TOTAL_DURATION`]).
+    pub provider_attributes: Vec<(&'static str, i64)>,
 }
 
 /// Cap on the content bytes (text, reasoning, tool arguments) one stream accumulator keeps:

@@ -113,6 +113,7 @@ pub fn request_attributes(
                 Operation::Chat => "chat_completions",
                 Operation::TextCompletion => "completions",
                 Operation::Embeddings => "embeddings",
+                Operation::Rerank => "rerank",
             };
             out.push(kv_str(attr::OPENAI_API_TYPE, api_type));
         }
@@ -196,6 +197,9 @@ pub fn response_attributes(flavour: Flavour, resp: &ResponseRecord, out: &mut Ve
     }
     if let Some(d) = resp.embedding_dimensions {
         out.push(KeyValue::new(attr::GEN_AI_EMBEDDINGS_DIMENSION_COUNT, d));
+    }
+    for (key, v) in &resp.provider_attributes {
+        out.push(KeyValue::new(*key, *v));
     }
     usage_attributes(flavour, &resp.usage, out);
 }

@@ -18,6 +18,12 @@ pub const DEFAULT_GEMINI_UPSTREAM: &str = "https://generativelanguage.googleapis
 /// Default Vertex AI upstream (the global endpoint; set a regional one such as
 /// `https://us-central1-aiplatform.googleapis.com` as needed).
 pub const DEFAULT_VERTEX_UPSTREAM: &str = "https://aiplatform.googleapis.com";
+/// Default Ollama upstream (a local server).
+pub const DEFAULT_OLLAMA_UPSTREAM: &str = "http://127.0.0.1:11434";
+/// Default Cohere upstream.
+pub const DEFAULT_COHERE_UPSTREAM: &str = "https://api.cohere.com";
+/// Default Mistral AI upstream.
+pub const DEFAULT_MISTRAL_UPSTREAM: &str = "https://api.mistral.ai";
 
 /// Gateway settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +40,17 @@ pub struct GatewayConfig {
     pub gemini_upstream: String,
     /// Vertex AI base URL (`/vertex/…` and native `/v1/projects/…` paths).
     pub vertex_upstream: String,
+    /// `gen_ai.provider.name` of every call to `openai_upstream` (e.g. `groq` for a proxy or
+    /// loopback URL that does not name it); `None`: detected from the host.
+    pub openai_upstream_provider: Option<String>,
+    /// `gen_ai.provider.name` of every call to `anthropic_upstream`; `None`: detected.
+    pub anthropic_upstream_provider: Option<String>,
+    /// Ollama base URL (its calls are labelled `ollama`).
+    pub ollama_upstream: String,
+    /// Cohere base URL (its calls are labelled `cohere`).
+    pub cohere_upstream: String,
+    /// Mistral AI base URL (its calls are labelled `mistral_ai`).
+    pub mistral_upstream: String,
     /// Largest request body accepted (413 beyond).
     pub body_limit_bytes: usize,
     /// Upstream connect timeout.
@@ -86,6 +103,11 @@ impl Default for GatewayConfig {
             anthropic_upstream: DEFAULT_ANTHROPIC_UPSTREAM.into(),
             gemini_upstream: DEFAULT_GEMINI_UPSTREAM.into(),
             vertex_upstream: DEFAULT_VERTEX_UPSTREAM.into(),
+            openai_upstream_provider: None,
+            anthropic_upstream_provider: None,
+            ollama_upstream: DEFAULT_OLLAMA_UPSTREAM.into(),
+            cohere_upstream: DEFAULT_COHERE_UPSTREAM.into(),
+            mistral_upstream: DEFAULT_MISTRAL_UPSTREAM.into(),
             body_limit_bytes: 32 * 1024 * 1024,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(600),
@@ -107,6 +129,11 @@ struct FileConfig {
     anthropic_upstream: Option<String>,
     gemini_upstream: Option<String>,
     vertex_upstream: Option<String>,
+    openai_upstream_provider: Option<String>,
+    anthropic_upstream_provider: Option<String>,
+    ollama_upstream: Option<String>,
+    cohere_upstream: Option<String>,
+    mistral_upstream: Option<String>,
     body_limit_bytes: Option<usize>,
     connect_timeout_secs: Option<u64>,
     read_timeout_secs: Option<u64>,
@@ -130,6 +157,31 @@ impl fmt::Display for ConfigFileError {
 impl std::error::Error for ConfigFileError {}
 
 impl GatewayConfig {
+    /// The provider label of each upstream (longest-prefix match on the upstream URL):
+    /// Ollama, Cohere and Mistral always; OpenAI and Anthropic when their `*_provider`
+    /// setting names a known provider.
+    pub fn upstream_labels(&self) -> Vec<(String, &'static str)> {
+        let known = |p: &Option<String>| {
+            p.as_deref()
+                .and_then(openllmetry_core::detect::known_provider)
+        };
+        let mut out = vec![
+            (
+                self.ollama_upstream.clone(),
+                openllmetry_core::detect::OLLAMA,
+            ),
+            (self.cohere_upstream.clone(), "cohere"),
+            (self.mistral_upstream.clone(), "mistral_ai"),
+        ];
+        if let Some(p) = known(&self.openai_upstream_provider) {
+            out.push((self.openai_upstream.clone(), p));
+        }
+        if let Some(p) = known(&self.anthropic_upstream_provider) {
+            out.push((self.anthropic_upstream.clone(), p));
+        }
+        out
+    }
+
     /// Applies a TOML config file over `self`.
     pub fn apply_file(mut self, path: &Path) -> Result<Self, ConfigFileError> {
         let text = std::fs::read_to_string(path)
@@ -156,6 +208,21 @@ impl GatewayConfig {
         }
         if let Some(v) = f.vertex_upstream {
             self.vertex_upstream = v;
+        }
+        if let Some(v) = f.openai_upstream_provider {
+            self.openai_upstream_provider = Some(v);
+        }
+        if let Some(v) = f.anthropic_upstream_provider {
+            self.anthropic_upstream_provider = Some(v);
+        }
+        if let Some(v) = f.ollama_upstream {
+            self.ollama_upstream = v;
+        }
+        if let Some(v) = f.cohere_upstream {
+            self.cohere_upstream = v;
+        }
+        if let Some(v) = f.mistral_upstream {
+            self.mistral_upstream = v;
         }
         if let Some(v) = f.body_limit_bytes {
             self.body_limit_bytes = v;
@@ -192,6 +259,9 @@ impl GatewayConfig {
             ("anthropic_upstream", &self.anthropic_upstream),
             ("gemini_upstream", &self.gemini_upstream),
             ("vertex_upstream", &self.vertex_upstream),
+            ("ollama_upstream", &self.ollama_upstream),
+            ("cohere_upstream", &self.cohere_upstream),
+            ("mistral_upstream", &self.mistral_upstream),
         ] {
             let ok = reqwest::Url::parse(url)
                 .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
@@ -200,6 +270,22 @@ impl GatewayConfig {
                 return Err(ConfigFileError(format!(
                     "{name} must be an http(s) URL, got {:?}",
                     redact_url(url)
+                )));
+            }
+        }
+        for (name, p) in [
+            ("openai_upstream_provider", &self.openai_upstream_provider),
+            (
+                "anthropic_upstream_provider",
+                &self.anthropic_upstream_provider,
+            ),
+        ] {
+            if let Some(p) = p
+                && openllmetry_core::detect::known_provider(p).is_none()
+            {
+                return Err(ConfigFileError(format!(
+                    "{name} must be one of {}, got {p:?}",
+                    openllmetry_core::detect::KNOWN_PROVIDERS.join(", ")
                 )));
             }
         }
@@ -343,5 +429,36 @@ mod tests {
             ..c
         };
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn upstream_provider_settings_and_labels() {
+        let c = GatewayConfig::default()
+            .apply_toml(
+                r#"
+                openai_upstream = "http://127.0.0.1:1/v1"
+                openai_upstream_provider = "Groq"
+                ollama_upstream = "http://127.0.0.1:2"
+                cohere_upstream = "http://127.0.0.1:3"
+                mistral_upstream = "http://127.0.0.1:4"
+                "#,
+            )
+            .unwrap();
+        assert!(c.validate().is_ok());
+        let labels = c.upstream_labels();
+        assert!(labels.contains(&("http://127.0.0.1:1/v1".into(), "groq")));
+        assert!(labels.contains(&("http://127.0.0.1:2".into(), "ollama")));
+        assert!(labels.contains(&("http://127.0.0.1:3".into(), "cohere")));
+        assert!(labels.contains(&("http://127.0.0.1:4".into(), "mistral_ai")));
+        let bad = GatewayConfig {
+            anthropic_upstream_provider: Some("acme-llm".into()),
+            ..GatewayConfig::default()
+        };
+        assert!(bad.validate().is_err());
+        let bad = GatewayConfig {
+            cohere_upstream: "ftp://x".into(),
+            ..GatewayConfig::default()
+        };
+        assert!(bad.validate().is_err());
     }
 }

@@ -17,6 +17,9 @@
 //! | `/anthropic/<rest>` | `<anthropic-upstream>/<rest>` |
 //! | `/gemini/<rest>`, native `/v1beta/<rest>`, `/v1/models/{model}:{method}` | `<gemini-upstream>/<rest>` (native paths kept whole) |
 //! | `/vertex/<rest>`, native `/v1/projects/…`, `/v1beta1/projects/…` | `<vertex-upstream>/<rest>` (native paths kept whole) |
+//! | `/ollama/<rest>`; native `/api/{chat,generate,embed,embeddings}` | `<ollama-upstream>/<rest>`; `<ollama-upstream>/api/…` |
+//! | `/cohere/<rest>`; native `/v2/{chat,embed,rerank}` | `<cohere-upstream>/<rest>`; `<cohere-upstream>/v2/…` |
+//! | `/mistral/<rest>`; native `/v1/fim/completions` | `<mistral-upstream>/<rest>`; `<mistral-upstream>/v1/fim/completions` |
 //! | `GET /healthz` | answered by the gateway |
 //! | `GET /_openllmetry/faults` | the gateway's fault counts and pending telemetry report (loopback clients only) |
 //!
@@ -51,6 +54,7 @@ pub use config::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_OPENAI_UPSTREAM,
     GatewayConfig, redact_url,
 };
+pub use config::{DEFAULT_COHERE_UPSTREAM, DEFAULT_MISTRAL_UPSTREAM, DEFAULT_OLLAMA_UPSTREAM};
 pub use config::{DEFAULT_GEMINI_UPSTREAM, DEFAULT_VERTEX_UPSTREAM};
 pub use proxy::FAULTS_PATH;
 pub use proxy::{RunningGateway, start};

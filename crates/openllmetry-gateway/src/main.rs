@@ -41,6 +41,22 @@ enum Command {
         /// Vertex AI upstream base URL (default https://aiplatform.googleapis.com).
         #[arg(long)]
         vertex_upstream: Option<String>,
+        /// Provider name of the OpenAI-compatible upstream (`groq`, `x_ai`, `deepseek`,
+        /// `openrouter`, `together_ai`, ...) when its URL does not name it.
+        #[arg(long)]
+        openai_upstream_provider: Option<String>,
+        /// Provider name of the Anthropic-compatible upstream when its URL does not name it.
+        #[arg(long)]
+        anthropic_upstream_provider: Option<String>,
+        /// Ollama base URL (default http://127.0.0.1:11434).
+        #[arg(long)]
+        ollama_upstream: Option<String>,
+        /// Cohere base URL (default https://api.cohere.com).
+        #[arg(long)]
+        cohere_upstream: Option<String>,
+        /// Mistral AI base URL (default https://api.mistral.ai).
+        #[arg(long)]
+        mistral_upstream: Option<String>,
         /// Seconds a client may take to send a request head; also closes idle keep-alive
         /// connections (default 10).
         #[arg(long)]
@@ -163,6 +179,36 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: draining in-flight requests");
 }
 
+/// The flags of the Ollama, Cohere and Mistral upstreams and the provider labels.
+#[derive(Debug, Default)]
+struct UpstreamFlags {
+    openai_upstream_provider: Option<String>,
+    anthropic_upstream_provider: Option<String>,
+    ollama_upstream: Option<String>,
+    cohere_upstream: Option<String>,
+    mistral_upstream: Option<String>,
+}
+
+impl UpstreamFlags {
+    fn apply(self, c: &mut GatewayConfig) {
+        if self.openai_upstream_provider.is_some() {
+            c.openai_upstream_provider = self.openai_upstream_provider;
+        }
+        if self.anthropic_upstream_provider.is_some() {
+            c.anthropic_upstream_provider = self.anthropic_upstream_provider;
+        }
+        if let Some(u) = self.ollama_upstream {
+            c.ollama_upstream = u;
+        }
+        if let Some(u) = self.cohere_upstream {
+            c.cohere_upstream = u;
+        }
+        if let Some(u) = self.mistral_upstream {
+            c.mistral_upstream = u;
+        }
+    }
+}
+
 /// The gateway's command-line flags.
 #[derive(Debug)]
 struct GatewayFlags {
@@ -171,6 +217,7 @@ struct GatewayFlags {
     anthropic_upstream: Option<String>,
     gemini_upstream: Option<String>,
     vertex_upstream: Option<String>,
+    upstream_extra: UpstreamFlags,
     header_read_timeout_secs: Option<u64>,
     body_idle_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
@@ -186,6 +233,7 @@ async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
         anthropic_upstream,
         gemini_upstream,
         vertex_upstream,
+        upstream_extra,
         header_read_timeout_secs,
         body_idle_timeout_secs,
         max_connections,
@@ -228,6 +276,7 @@ async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
     if let Some(u) = vertex_upstream {
         c.vertex_upstream = u;
     }
+    upstream_extra.apply(&mut c);
     let otel = openllmetry::init(openllmetry::Config::new().with_app_name("openllmetry-gateway"));
     tracing::info!("{}", otel.summary());
     tracing::info!(
@@ -512,6 +561,11 @@ fn main() -> ExitCode {
                 anthropic_upstream,
                 gemini_upstream,
                 vertex_upstream,
+                openai_upstream_provider,
+                anthropic_upstream_provider,
+                ollama_upstream,
+                cohere_upstream,
+                mistral_upstream,
                 header_read_timeout_secs,
                 body_idle_timeout_secs,
                 max_connections,
@@ -525,6 +579,13 @@ fn main() -> ExitCode {
                     anthropic_upstream,
                     gemini_upstream,
                     vertex_upstream,
+                    upstream_extra: UpstreamFlags {
+                        openai_upstream_provider,
+                        anthropic_upstream_provider,
+                        ollama_upstream,
+                        cohere_upstream,
+                        mistral_upstream,
+                    },
                     header_read_timeout_secs,
                     body_idle_timeout_secs,
                     max_connections,

@@ -214,6 +214,14 @@ fn filter_accept_encoding(v: &HeaderValue) -> Option<HeaderValue> {
     HeaderValue::from_str(&kept.join(", ")).ok()
 }
 
+/// Upstreams reached by their API's native paths.
+#[derive(Clone, Copy)]
+enum Native {
+    Ollama,
+    Cohere,
+    Mistral,
+}
+
 /// Which upstream a request path goes to, and the path to append to it.
 fn route<'a>(
     config: &'a GatewayConfig,
@@ -242,6 +250,34 @@ fn route<'a>(
     }
     if path.starts_with("/v1/models/") && path.contains(':') {
         return Some((&config.gemini_upstream, path.to_owned()));
+    }
+    for (prefix, upstream) in [
+        ("/ollama/", &config.ollama_upstream),
+        ("/cohere/", &config.cohere_upstream),
+        ("/mistral/", &config.mistral_upstream),
+    ] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            return Some((upstream, format!("/{rest}")));
+        }
+    }
+    // The instrumented native paths (exact): Ollama, Cohere v2, Mistral FIM.
+    const NATIVE: &[(&str, Native)] = &[
+        ("/api/chat", Native::Ollama),
+        ("/api/generate", Native::Ollama),
+        ("/api/embed", Native::Ollama),
+        ("/api/embeddings", Native::Ollama),
+        ("/v2/chat", Native::Cohere),
+        ("/v2/embed", Native::Cohere),
+        ("/v2/rerank", Native::Cohere),
+        ("/v1/fim/completions", Native::Mistral),
+    ];
+    if let Some((_, which)) = NATIVE.iter().find(|(p, _)| *p == path) {
+        let upstream = match which {
+            Native::Ollama => &config.ollama_upstream,
+            Native::Cohere => &config.cohere_upstream,
+            Native::Mistral => &config.mistral_upstream,
+        };
+        return Some((upstream, path.to_owned()));
     }
     let rest = path
         .strip_prefix("/v1/")
@@ -731,7 +767,7 @@ fn router(config: GatewayConfig) -> anyhow::Result<(Router, Arc<InFlight>)> {
         .no_deflate()
         .no_zstd()
         .build()?;
-    let service = tower_layer_apply(client);
+    let service = tower_layer_apply(client, config.upstream_labels());
     let inflight = Arc::new(InFlight::new());
     // The process-wide observation budget: request copies here, parsing and response
     // accumulation in the instrumentation.
@@ -751,9 +787,17 @@ fn router(config: GatewayConfig) -> anyhow::Result<(Router, Arc<InFlight>)> {
     Ok((router, inflight))
 }
 
-fn tower_layer_apply(client: reqwest::Client) -> OpenLlmService<reqwest::Client> {
+fn tower_layer_apply(
+    client: reqwest::Client,
+    labels: Vec<(String, &'static str)>,
+) -> OpenLlmService<reqwest::Client> {
     use tower_layer::Layer as _;
-    OpenLlmLayer::new().layer(client)
+    let mut layer = OpenLlmLayer::new();
+    // Later entries win on equal base URLs: explicit settings come last.
+    for (base, provider) in labels {
+        layer = layer.with_upstream_provider(base, provider);
+    }
+    layer.layer(client)
 }
 
 /// A gateway serving in the background.

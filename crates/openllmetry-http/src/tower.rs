@@ -29,7 +29,11 @@ type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'stati
 #[derive(Debug, Clone, Default)]
 pub struct OpenLlmLayer {
     source: Source,
+    labels: Labels,
 }
+
+/// Base URLs labelled with a provider name, longest first.
+type Labels = std::sync::Arc<Vec<(String, &'static str)>>;
 
 impl OpenLlmLayer {
     /// Records with [`Instrumentation::global`] (what the SDK's `init` configured).
@@ -41,7 +45,30 @@ impl OpenLlmLayer {
     pub fn with_instrumentation(instrumentation: Instrumentation) -> Self {
         OpenLlmLayer {
             source: Source::Fixed(instrumentation),
+            labels: Labels::default(),
         }
+    }
+
+    /// Labels the `reqwest::Request` calls under `base_url` with `provider_name`
+    /// (`gen_ai.provider.name`), for an upstream whose URL does not name its provider (a
+    /// proxy, a loopback server); the longest matching base URL wins. See
+    /// [`openllmetry_core::detect::known_provider`] for the names.
+    pub fn with_upstream_provider(
+        mut self,
+        base_url: impl Into<String>,
+        provider_name: &'static str,
+    ) -> Self {
+        let base = base_url.into().trim_end_matches('/').to_owned();
+        let mut labels: Vec<_> = self
+            .labels
+            .iter()
+            .filter(|(b, _)| *b != base)
+            .cloned()
+            .collect();
+        labels.push((base, provider_name));
+        labels.sort_by_key(|(b, _)| std::cmp::Reverse(b.len()));
+        self.labels = std::sync::Arc::new(labels);
+        self
     }
 }
 
@@ -52,6 +79,7 @@ impl<S> Layer<S> for OpenLlmLayer {
         OpenLlmService {
             inner,
             source: self.source.clone(),
+            labels: self.labels.clone(),
         }
     }
 }
@@ -69,6 +97,7 @@ impl<S> Layer<S> for OpenLlmLayer {
 pub struct OpenLlmService<S> {
     inner: S,
     source: Source,
+    labels: Labels,
 }
 
 impl<S> OpenLlmService<S> {
@@ -125,10 +154,11 @@ where
         let call = {
             let body = req.body().and_then(|b| b.as_bytes());
             let (method, url) = (req.method().as_str(), req.url().as_str());
+            let label = openllmetry_core::detect::provider_for_base(&self.labels, url);
             if body_shown {
-                guard(|| instrumentation.start(method, url, body)).flatten()
+                guard(|| instrumentation.start_labelled(method, url, body, label)).flatten()
             } else {
-                guard(|| instrumentation.start_body_skipped(method, url)).flatten()
+                guard(|| instrumentation.start_body_skipped(method, url, label)).flatten()
             }
         };
         if let Some(call) = &call {

@@ -297,6 +297,9 @@ fn parse_formats(s: &str) -> Option<Vec<ApiFormat>> {
             "openai" => Some(ApiFormat::OpenAi),
             "anthropic" => Some(ApiFormat::Anthropic),
             "gemini" | "google_generativeai" | "vertexai" => Some(ApiFormat::Gemini),
+            "ollama" => Some(ApiFormat::Ollama),
+            "cohere" => Some(ApiFormat::Cohere),
+            "mistral" | "mistralai" => Some(ApiFormat::Mistral),
             _ => None,
         })
         .collect()

@@ -8,10 +8,15 @@
 //! providers/<name>/tests.rs     unit tests over recorded bodies (testdata/)
 //! ```
 //!
+//! Small formats (Cohere, Mistral, Ollama) keep request, response and stream in `mod.rs`.
 //! Adding a provider is adding a folder here, a variant of [`ApiFormat`](crate::ApiFormat),
 //! a detection row in [`detect`](crate::detect) and an arm in [`provider`](crate::provider).
 
 pub mod anthropic;
+pub mod cohere;
 pub(crate) mod common;
 pub mod gemini;
+pub mod mistral;
+pub mod ollama;
 pub mod openai;
+mod util;

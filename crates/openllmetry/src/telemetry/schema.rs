@@ -59,6 +59,12 @@ wire_enum! {
         Anthropic => "anthropic",
         /// The Gemini / Vertex AI instrumentation.
         Gemini => "gemini",
+        /// The Ollama instrumentation.
+        Ollama => "ollama",
+        /// The Cohere instrumentation.
+        Cohere => "cohere",
+        /// The Mistral AI instrumentation.
+        Mistral => "mistral",
         /// SDK initialisation (configuration, pipeline setup).
         SdkInit => "sdk_init",
         /// The SDK's export pipelines.
@@ -83,6 +89,8 @@ wire_enum! {
         Embeddings => "embeddings",
         /// OpenAI Responses API.
         Responses => "responses",
+        /// Cohere rerank.
+        Rerank => "rerank",
         /// Not tied to a provider operation.
         None => "none",
     }
@@ -140,6 +148,9 @@ impl From<ApiFormat> for Component {
             ApiFormat::OpenAi => Component::OpenAi,
             ApiFormat::Anthropic => Component::Anthropic,
             ApiFormat::Gemini => Component::Gemini,
+            ApiFormat::Ollama => Component::Ollama,
+            ApiFormat::Cohere => Component::Cohere,
+            ApiFormat::Mistral => Component::Mistral,
         }
     }
 }
@@ -152,6 +163,7 @@ impl From<openllmetry_core::Operation> for Operation {
             Core::TextCompletion => Operation::TextCompletion,
             Core::Embeddings => Operation::Embeddings,
             Core::Responses => Operation::Responses,
+            Core::Rerank => Operation::Rerank,
         }
     }
 }

@@ -51,6 +51,7 @@ pub fn parse_request(op: Operation, body: &[u8], faults: &mut Vec<FaultKind>) ->
         Operation::TextCompletion => completion(&obj, f, &mut rec),
         Operation::Embeddings => embeddings(&obj, f, &mut rec),
         Operation::Responses => responses(&obj, f, &mut rec),
+        Operation::Rerank => {}
     }
     rec
 }

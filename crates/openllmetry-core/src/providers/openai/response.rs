@@ -75,7 +75,9 @@ fn chat_usage(obj: &Obj, f: &mut Faults<'_>) -> Usage {
         total_tokens: get_i64(u, "total_tokens", f),
         cache_read_input_tokens: get_obj(u, "prompt_tokens_details", f)
             .and_then(|d| get_i64(d, "cached_tokens", f)),
-        cache_creation_input_tokens: None,
+        // OpenRouter reports cache writes here.
+        cache_creation_input_tokens: get_obj(u, "prompt_tokens_details", f)
+            .and_then(|d| get_i64(d, "cache_write_tokens", f)),
         reasoning_output_tokens: get_obj(u, "completion_tokens_details", f)
             .and_then(|d| get_i64(d, "reasoning_tokens", f)),
     })

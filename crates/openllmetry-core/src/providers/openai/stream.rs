@@ -225,6 +225,15 @@ struct Chunk<'a> {
     usage: Option<Box<WireUsage>>,
     /// Only in error chunks (rare, so a `Value` is affordable).
     error: Option<Value>,
+    /// Groq: the last chunk carries the usage under `x_groq.usage` only.
+    x_groq: Option<Box<XGroq>>,
+}
+
+/// Groq's `x_groq` chunk extension.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct XGroq {
+    usage: Option<Box<WireUsage>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -299,6 +308,8 @@ struct WireUsage {
 #[serde(default)]
 struct WireDetails {
     cached_tokens: Option<WInt>,
+    /// OpenRouter: input tokens written to the prompt cache.
+    cache_write_tokens: Option<WInt>,
     reasoning_tokens: Option<WInt>,
 }
 
@@ -597,6 +608,8 @@ impl StreamAccumulator {
         };
         let error = chunk.error.take().filter(|e| !e.is_null());
         if error.is_some() || event_name == Some("error") {
+            // A chunk may carry the error together with `choices` and `usage`: keep those.
+            self.apply_chunk(chunk, bad);
             self.error = match error {
                 Some(e) => provider_error(Some(&e)),
                 // `event: error` whose data is the error object itself.
@@ -612,6 +625,13 @@ impl StreamAccumulator {
             self.complete = true;
             return false;
         }
+        self.apply_chunk(chunk, bad);
+        true
+    }
+
+    /// Ids, usage (top level, Groq's `x_groq.usage`, or the first choice's) and choices of
+    /// a parsed chunk.
+    fn apply_chunk(&mut self, chunk: Chunk<'_>, bad: &mut bool) {
         set_first(&mut self.id, chunk.id, bad);
         set_first(&mut self.model, chunk.model, bad);
         set_first(&mut self.system_fingerprint, chunk.system_fingerprint, bad);
@@ -619,6 +639,7 @@ impl StreamAccumulator {
         let mut choices = chunk.choices.unwrap_or_default();
         let usage = chunk
             .usage
+            .or_else(|| chunk.x_groq.and_then(|x| x.usage))
             .or_else(|| choices.first_mut().and_then(|c| c.usage.take()));
         if let Some(u) = usage {
             self.set_chat_usage(&u, bad);
@@ -626,7 +647,6 @@ impl StreamAccumulator {
         for c in choices {
             self.apply_choice(c, bad);
         }
-        true
     }
 
     /// Counts present in `u` replace the ones seen before.
@@ -641,6 +661,10 @@ impl StreamAccumulator {
         set(&mut self.usage.total_tokens, u.total_tokens);
         if let Some(d) = &u.prompt_tokens_details {
             set(&mut self.usage.cache_read_input_tokens, d.cached_tokens);
+            set(
+                &mut self.usage.cache_creation_input_tokens,
+                d.cache_write_tokens,
+            );
         }
         if let Some(d) = &u.completion_tokens_details {
             set(&mut self.usage.reasoning_output_tokens, d.reasoning_tokens);
