@@ -9,6 +9,8 @@ pub enum ApiFormat {
     OpenAi,
     /// Anthropic Messages API and Anthropic-compatible APIs.
     Anthropic,
+    /// Amazon Bedrock runtime (Converse and InvokeModel, streams in AWS event-stream framing).
+    Bedrock,
 }
 
 impl ApiFormat {
@@ -17,6 +19,7 @@ impl ApiFormat {
         match self {
             ApiFormat::OpenAi => "openai",
             ApiFormat::Anthropic => "anthropic",
+            ApiFormat::Bedrock => "bedrock",
         }
     }
 }
@@ -81,12 +84,17 @@ pub struct Target {
     pub api_base: String,
     /// Azure OpenAI `api-version` query parameter.
     pub api_version: Option<String>,
+    /// Bedrock: the operation and the model id from the path (`None` for other formats).
+    pub bedrock: Option<crate::providers::bedrock::BedrockTarget>,
 }
 
 impl Target {
     /// Span name: `openai.chat`, `openai.completion`, `openai.embeddings`, `openai.response`,
     /// `anthropic.chat`, `anthropic.completion`.
     pub const fn span_name(&self) -> &'static str {
+        if let Some(b) = &self.bedrock {
+            return b.api.span_name();
+        }
         match (self.format, self.operation) {
             (ApiFormat::OpenAi, Operation::Chat) => "openai.chat",
             (ApiFormat::OpenAi, Operation::TextCompletion) => "openai.completion",
@@ -94,6 +102,8 @@ impl Target {
             (ApiFormat::OpenAi, Operation::Responses) => "openai.response",
             (ApiFormat::Anthropic, Operation::TextCompletion) => "anthropic.completion",
             (ApiFormat::Anthropic, _) => "anthropic.chat",
+            (ApiFormat::Bedrock, Operation::Chat) => "bedrock.converse",
+            (ApiFormat::Bedrock, _) => "bedrock.completion",
         }
     }
 }
@@ -217,6 +227,9 @@ pub fn detect(method: &str, url: &str) -> Option<Target> {
     }
     let parts = split_url(url)?;
     let path = parts.path.trim_end_matches('/');
+    if let Some(t) = detect_bedrock(&parts) {
+        return Some(t);
+    }
     const SUFFIXES: &[(&str, ApiFormat, Operation)] = &[
         ("/v1/messages", ApiFormat::Anthropic, Operation::Chat),
         (
@@ -235,8 +248,7 @@ pub fn detect(method: &str, url: &str) -> Option<Target> {
     })?;
     let base_path = match format {
         // The Anthropic client's base URL is the part before `/v1/...`.
-        ApiFormat::Anthropic => prefix,
-        ApiFormat::OpenAi => prefix,
+        ApiFormat::Anthropic | ApiFormat::OpenAi | ApiFormat::Bedrock => prefix,
     };
     let api_version = query_param(parts.query, "api-version").map(str::to_owned);
     let azure_path = prefix.contains("/openai/deployments/") || api_version.is_some();
@@ -246,6 +258,7 @@ pub fn detect(method: &str, url: &str) -> Option<Target> {
         None => match format {
             ApiFormat::OpenAi => provider::OPENAI,
             ApiFormat::Anthropic => provider::ANTHROPIC,
+            ApiFormat::Bedrock => provider::AWS_BEDROCK,
         },
     };
     let default_port = if parts.scheme.eq_ignore_ascii_case("https") {
@@ -269,6 +282,44 @@ pub fn detect(method: &str, url: &str) -> Option<Target> {
         server_port: parts.port.unwrap_or(default_port),
         api_base: format!("{}://{authority}{base_path}/", parts.scheme),
         api_version,
+        bedrock: None,
+    })
+}
+
+/// Bedrock runtime: `POST …/model/{modelId}/{converse|converse-stream|invoke|invoke-with-response-stream}`
+/// under any host (the path shape is Bedrock's own). The provider is `aws.bedrock` whatever
+/// the host (a gateway or a loopback replayer in front of Bedrock).
+fn detect_bedrock(parts: &UrlParts<'_>) -> Option<Target> {
+    let b = crate::providers::bedrock::parse_path(parts.path)?;
+    let operation = if b.api.is_converse() {
+        Operation::Chat
+    } else {
+        Operation::TextCompletion
+    };
+    let prefix_len = parts.path.find("/model/").unwrap_or(0);
+    let base_path = &parts.path[..prefix_len];
+    let authority = match parts.port {
+        Some(p) => format!("{}:{p}", parts.host),
+        None => parts.host.to_owned(),
+    };
+    let default_port = if parts.scheme.eq_ignore_ascii_case("https") {
+        443
+    } else {
+        80
+    };
+    Some(Target {
+        format: ApiFormat::Bedrock,
+        operation,
+        provider_name: provider::AWS_BEDROCK,
+        server_address: parts
+            .host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+        server_port: parts.port.unwrap_or(default_port),
+        api_base: format!("{}://{authority}{base_path}/", parts.scheme),
+        api_version: None,
+        bedrock: Some(b),
     })
 }
 
@@ -433,6 +484,28 @@ mod tests {
                     "anthropic",
                     "http://[::1]:8080/",
                 )),
+            ),
+            (
+                "https://bedrock-runtime.us-east-1.amazonaws.com/model/amazon.titan-text-express-v1/invoke",
+                Some((
+                    ApiFormat::Bedrock,
+                    Operation::TextCompletion,
+                    "aws.bedrock",
+                    "https://bedrock-runtime.us-east-1.amazonaws.com/",
+                )),
+            ),
+            (
+                "http://127.0.0.1:9000/bedrock/model/us.anthropic.claude-3-haiku%3A0/converse-stream",
+                Some((
+                    ApiFormat::Bedrock,
+                    Operation::Chat,
+                    "aws.bedrock",
+                    "http://127.0.0.1:9000/bedrock/",
+                )),
+            ),
+            (
+                "https://bedrock-runtime.us-east-1.amazonaws.com/model/x/count-tokens",
+                None,
             ),
             ("https://api.anthropic.com/v1/messages/count_tokens", None),
             ("https://api.anthropic.com/v1/messages/batches", None),

@@ -36,6 +36,9 @@ pub enum FaultKind {
     /// ([`DEFAULT_MAX_INFLATED_BYTES`](crate::instrument::DEFAULT_MAX_INFLATED_BYTES)); the
     /// rest passed through without being inflated.
     InflatedTooLarge,
+    /// An AWS event-stream frame with a CRC mismatch or malformed prelude/headers; the
+    /// stream is no longer observed (its bytes still pass through unchanged).
+    EventStreamCorrupt,
 }
 
 impl FaultKind {
@@ -53,6 +56,7 @@ impl FaultKind {
             FaultKind::StreamIncomplete => "stream_incomplete",
             FaultKind::RecorderPanicked => "recorder_panicked",
             FaultKind::InflatedTooLarge => "inflated_too_large",
+            FaultKind::EventStreamCorrupt => "event_stream_corrupt",
         }
     }
 

@@ -26,6 +26,7 @@ pub mod instrument;
 mod json;
 pub mod openai;
 pub mod provider;
+pub mod providers;
 pub mod record;
 pub mod render;
 pub mod sse;

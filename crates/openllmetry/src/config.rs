@@ -296,6 +296,7 @@ fn parse_formats(s: &str) -> Option<Vec<ApiFormat>> {
         .map(|s| match s.to_ascii_lowercase().as_str() {
             "openai" => Some(ApiFormat::OpenAi),
             "anthropic" => Some(ApiFormat::Anthropic),
+            "bedrock" => Some(ApiFormat::Bedrock),
             _ => None,
         })
         .collect()

@@ -57,6 +57,8 @@ wire_enum! {
         OpenAi => "openai",
         /// The Anthropic-format instrumentation.
         Anthropic => "anthropic",
+        /// The Amazon Bedrock instrumentation.
+        Bedrock => "bedrock",
         /// SDK initialisation (configuration, pipeline setup).
         SdkInit => "sdk_init",
         /// The SDK's export pipelines.
@@ -129,6 +131,7 @@ impl From<ApiFormat> for Component {
         match format {
             ApiFormat::OpenAi => Component::OpenAi,
             ApiFormat::Anthropic => Component::Anthropic,
+            ApiFormat::Bedrock => Component::Bedrock,
         }
     }
 }

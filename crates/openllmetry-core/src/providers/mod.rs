@@ -1,0 +1,3 @@
+//! Provider parsers laid out one folder per provider.
+
+pub mod bedrock;
