@@ -13,6 +13,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 pub const DEFAULT_OPENAI_UPSTREAM: &str = "https://api.openai.com/v1";
 /// Default Anthropic upstream.
 pub const DEFAULT_ANTHROPIC_UPSTREAM: &str = "https://api.anthropic.com";
+/// Default Amazon Bedrock runtime upstream (`/bedrock/<rest>` goes to `<upstream>/<rest>`).
+pub const DEFAULT_BEDROCK_UPSTREAM: &str = "https://bedrock-runtime.us-east-1.amazonaws.com";
 
 /// Gateway settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +27,9 @@ pub struct GatewayConfig {
     pub openai_upstream: String,
     /// Anthropic (or Anthropic-compatible) base URL.
     pub anthropic_upstream: String,
+    /// Amazon Bedrock runtime base URL. Forwarded requests are re-signed (SigV4) with the
+    /// gateway's own AWS credentials when it has them.
+    pub bedrock_upstream: String,
     /// Largest request body accepted (413 beyond).
     pub body_limit_bytes: usize,
     /// Upstream connect timeout.
@@ -67,6 +72,7 @@ impl Default for GatewayConfig {
             listen_explicit: false,
             openai_upstream: DEFAULT_OPENAI_UPSTREAM.into(),
             anthropic_upstream: DEFAULT_ANTHROPIC_UPSTREAM.into(),
+            bedrock_upstream: DEFAULT_BEDROCK_UPSTREAM.into(),
             body_limit_bytes: 32 * 1024 * 1024,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(600),
@@ -85,6 +91,7 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     openai_upstream: Option<String>,
     anthropic_upstream: Option<String>,
+    bedrock_upstream: Option<String>,
     body_limit_bytes: Option<usize>,
     connect_timeout_secs: Option<u64>,
     read_timeout_secs: Option<u64>,
@@ -128,6 +135,9 @@ impl GatewayConfig {
         if let Some(v) = f.anthropic_upstream {
             self.anthropic_upstream = v;
         }
+        if let Some(v) = f.bedrock_upstream {
+            self.bedrock_upstream = v;
+        }
         if let Some(v) = f.body_limit_bytes {
             self.body_limit_bytes = v;
         }
@@ -158,6 +168,7 @@ impl GatewayConfig {
         for (name, url) in [
             ("openai_upstream", &self.openai_upstream),
             ("anthropic_upstream", &self.anthropic_upstream),
+            ("bedrock_upstream", &self.bedrock_upstream),
         ] {
             let ok = reqwest::Url::parse(url)
                 .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
@@ -293,6 +304,23 @@ mod tests {
         );
         let c = GatewayConfig {
             openai_upstream: "ftp://example.com".into(),
+            ..GatewayConfig::default()
+        };
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn bedrock_upstream_key() {
+        let c = GatewayConfig::default()
+            .apply_toml("bedrock_upstream = \"http://127.0.0.1:9\"")
+            .unwrap();
+        assert_eq!(c.bedrock_upstream, "http://127.0.0.1:9");
+        assert_eq!(
+            GatewayConfig::default().bedrock_upstream,
+            DEFAULT_BEDROCK_UPSTREAM
+        );
+        let c = GatewayConfig {
+            bedrock_upstream: "ftp://x".into(),
             ..GatewayConfig::default()
         };
         assert!(c.validate().is_err());

@@ -35,6 +35,11 @@ enum Command {
         /// Anthropic upstream base URL (default https://api.anthropic.com).
         #[arg(long)]
         anthropic_upstream: Option<String>,
+        /// Amazon Bedrock runtime base URL (default
+        /// https://bedrock-runtime.us-east-1.amazonaws.com); requests under `/bedrock/` go
+        /// there, re-signed with the gateway's own AWS credentials.
+        #[arg(long)]
+        bedrock_upstream: Option<String>,
         /// Seconds a client may take to send a request head; also closes idle keep-alive
         /// connections (default 10).
         #[arg(long)]
@@ -159,6 +164,7 @@ struct GatewayFlags {
     listen: Option<SocketAddr>,
     openai_upstream: Option<String>,
     anthropic_upstream: Option<String>,
+    bedrock_upstream: Option<String>,
     header_read_timeout_secs: Option<u64>,
     body_idle_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
@@ -171,6 +177,7 @@ async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
         listen,
         openai_upstream,
         anthropic_upstream,
+        bedrock_upstream,
         header_read_timeout_secs,
         body_idle_timeout_secs,
         max_connections,
@@ -203,11 +210,15 @@ async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
     if let Some(u) = anthropic_upstream {
         c.anthropic_upstream = u;
     }
+    if let Some(u) = bedrock_upstream {
+        c.bedrock_upstream = u;
+    }
     let otel = openllmetry::init(openllmetry::Config::new().with_app_name("openllmetry-gateway"));
     tracing::info!("{}", otel.summary());
     tracing::info!(
         openai = %redact_url(&c.openai_upstream),
         anthropic = %redact_url(&c.anthropic_upstream),
+        bedrock = %redact_url(&c.bedrock_upstream),
         "upstreams"
     );
     let running = openllmetry_gateway::start(c, shutdown_signal()).await?;
@@ -483,6 +494,7 @@ fn main() -> ExitCode {
                 listen,
                 openai_upstream,
                 anthropic_upstream,
+                bedrock_upstream,
                 header_read_timeout_secs,
                 body_idle_timeout_secs,
                 max_connections,
@@ -493,6 +505,7 @@ fn main() -> ExitCode {
                     listen,
                     openai_upstream,
                     anthropic_upstream,
+                    bedrock_upstream,
                     header_read_timeout_secs,
                     body_idle_timeout_secs,
                     max_connections,

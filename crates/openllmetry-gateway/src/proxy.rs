@@ -224,6 +224,9 @@ fn route<'a>(
     if let Some(rest) = path.strip_prefix("/anthropic/") {
         return Some((&config.anthropic_upstream, format!("/{rest}")));
     }
+    if let Some(rest) = path.strip_prefix("/bedrock/") {
+        return Some((&config.bedrock_upstream, format!("/{rest}")));
+    }
     let rest = path
         .strip_prefix("/v1/")
         .or_else(|| (path == "/v1").then_some(""))?;
@@ -908,6 +911,14 @@ mod tests {
                 "/anthropic/v1/messages",
                 &none,
                 Some(("https://api.anthropic.com", "/v1/messages")),
+            ),
+            (
+                "/bedrock/model/amazon.titan-text-express-v1/invoke",
+                &none,
+                Some((
+                    "https://bedrock-runtime.us-east-1.amazonaws.com",
+                    "/model/amazon.titan-text-express-v1/invoke",
+                )),
             ),
             ("/admin", &none, None),
             ("/", &none, None),
