@@ -15,6 +15,7 @@
 //! | other `/v1/<rest>` | `<openai-upstream>/<rest>` |
 //! | `/openai/<rest>` | `<openai-upstream>/<rest>` |
 //! | `/anthropic/<rest>` | `<anthropic-upstream>/<rest>` |
+//! | `/bedrock/<rest>` | `<bedrock-upstream>/<rest>`, re-signed with the gateway's AWS credentials ([`sigv4`]) |
 //! | `GET /healthz` | answered by the gateway |
 //! | `GET /_openllmetry/faults` | the gateway's fault counts and pending telemetry report (loopback clients only) |
 //!
@@ -43,7 +44,9 @@
 
 mod config;
 mod proxy;
+pub mod sigv4;
 
+pub use config::DEFAULT_BEDROCK_UPSTREAM;
 pub use config::{
     ConfigFileError, DEFAULT_ANTHROPIC_UPSTREAM, DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_DRAIN_TIMEOUT,
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_OPENAI_UPSTREAM,

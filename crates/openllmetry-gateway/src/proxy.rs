@@ -42,6 +42,8 @@ struct AppState {
     config: GatewayConfig,
     service: OpenLlmService<reqwest::Client>,
     inflight: Arc<InFlight>,
+    /// Signs forwarded Bedrock requests; `None` when the gateway has no AWS credentials.
+    bedrock_signer: Option<crate::sigv4::AwsSigner>,
 }
 
 /// Requests and response bodies in flight, and the switch that cuts them when the drain
@@ -363,6 +365,24 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
         }
         upstream.headers_mut().append(name.clone(), value.clone());
     }
+    if path.starts_with("/bedrock/") {
+        let Some(signer) = &state.bedrock_signer else {
+            tracing::warn!(method = %parts.method, path = %path, status = 502, "refused: no AWS credentials to re-sign the Bedrock request");
+            return error_response(
+                StatusCode::BAD_GATEWAY,
+                "no_aws_credentials",
+                "the gateway has no AWS credentials to re-sign this Bedrock request (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, optionally AWS_SESSION_TOKEN and AWS_REGION, in the gateway's environment)",
+            );
+        };
+        if let Err(e) = signer.sign(&mut upstream, &bytes, std::time::SystemTime::now()) {
+            tracing::warn!(method = %parts.method, path = %path, status = 502, "refused: SigV4 signing failed: {e}");
+            return error_response(
+                StatusCode::BAD_GATEWAY,
+                "signing_failed",
+                "the gateway could not sign the Bedrock request",
+            );
+        }
+    }
     *upstream.body_mut() = Some(reqwest::Body::from(bytes));
 
     // Continue an incoming trace: the LLM span becomes a child of the caller's span.
@@ -634,10 +654,20 @@ fn router(config: GatewayConfig) -> anyhow::Result<(Router, Arc<InFlight>)> {
         .build()?;
     let service = tower_layer_apply(client);
     let inflight = Arc::new(InFlight::new());
+    let bedrock_signer = crate::sigv4::AwsSigner::from_env(&config.bedrock_upstream);
+    match &bedrock_signer {
+        Some(s) => {
+            tracing::info!(region = %s.region(), "bedrock: forwarded requests are re-signed (SigV4) with the gateway's AWS credentials")
+        }
+        None => tracing::warn!(
+            "bedrock: no AWS credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY): requests under /bedrock/ will be answered 502, since a client's signature is only valid for the gateway's host"
+        ),
+    }
     let state = Arc::new(AppState {
         config,
         service,
         inflight: inflight.clone(),
+        bedrock_signer,
     });
     let router = Router::new()
         .route("/healthz", get(healthz))
