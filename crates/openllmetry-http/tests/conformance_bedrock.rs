@@ -248,3 +248,52 @@ async fn bedrock_content_off_exports_no_content() {
         );
     }
 }
+
+/// A corrupt event-stream frame (one payload byte flipped, so its message CRC fails): the
+/// caller still gets exactly the served bytes, the recorder reports `EventStreamCorrupt`,
+/// and the span is marked truncated. Without the CRC check the flipped byte would go
+/// unnoticed (or be parsed as content).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_event_stream_frame_is_a_fault_and_bytes_pass_through() {
+    use openllmetry_core::FaultKind;
+    use openllmetry_testkit::capture::{Capture, attr_bool};
+    use openllmetry_testkit::replay::ReplayServer;
+    use std::sync::{Arc, Mutex};
+
+    let c = Cassette::load_named("bedrock/test_titan/test_titan_converse_stream.yaml").unwrap();
+    let mut it = c.interactions[0].clone();
+    // Flip a byte inside the third frame's payload.
+    let mut off = 0;
+    for _ in 0..2 {
+        off += u32::from_be_bytes(it.response.body[off..off + 4].try_into().unwrap()) as usize;
+    }
+    let n = u32::from_be_bytes(it.response.body[off..off + 4].try_into().unwrap()) as usize;
+    it.response.body[off + n - 8] ^= 0x20;
+    let served = it.response.body.clone();
+    let server = ReplayServer::start(vec![it.clone()]).await;
+    let capture = Capture::new();
+    let faults = Arc::new(Mutex::new(Vec::new()));
+    let instr = common::instrumentation(&capture, Opts::default(), faults.clone());
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(openllmetry_http::OpenLlmMiddleware::with_instrumentation(
+            instr,
+        ))
+        .build();
+    let resp = client
+        .post(server.url(it.request.path_and_query()))
+        .header("content-type", "application/json")
+        .body(it.request.body.clone())
+        .send()
+        .await
+        .unwrap();
+    let body = resp.bytes().await.unwrap();
+    assert!(body[..] == served[..], "bytes changed");
+    capture.flush();
+    let span = capture.span("bedrock.converse");
+    assert_eq!(
+        attr_bool(&span, attr::OPENLLMETRY_RESPONSE_TRUNCATED),
+        Some(true)
+    );
+    let kinds: Vec<FaultKind> = faults.lock().unwrap().iter().map(|f| f.kind).collect();
+    assert!(kinds.contains(&FaultKind::EventStreamCorrupt), "{kinds:?}");
+}
