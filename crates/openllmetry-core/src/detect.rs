@@ -17,6 +17,8 @@ pub enum ApiFormat {
     Cohere,
     /// Mistral AI (OpenAI-like chat and embeddings, plus FIM completions).
     Mistral,
+    /// Amazon Bedrock runtime (Converse and InvokeModel, streams in AWS event-stream framing).
+    Bedrock,
 }
 
 impl ApiFormat {
@@ -29,6 +31,7 @@ impl ApiFormat {
             ApiFormat::Ollama => "ollama",
             ApiFormat::Cohere => "cohere",
             ApiFormat::Mistral => "mistral",
+            ApiFormat::Bedrock => "bedrock",
         }
     }
 }
@@ -103,13 +106,19 @@ pub struct Target {
     /// The URL path itself asks for a stream (`:streamGenerateContent`,
     /// `:streamRawPredict`).
     pub stream_in_path: bool,
+    /// Bedrock: the operation and the model id from the path (`None` for other formats).
+    pub bedrock: Option<crate::providers::bedrock::BedrockTarget>,
 }
 
 impl Target {
     /// Span name: `openai.chat`, `openai.completion`, `openai.embeddings`, `openai.response`,
     /// `anthropic.chat`, `anthropic.completion`, `gemini.generate_content`,
-    /// `gemini.embed_content` (`vertexai.*` on Vertex AI, as OpenLLMetry names them).
+    /// `gemini.embed_content` (`vertexai.*` on Vertex AI, as OpenLLMetry names them),
+    /// `bedrock.converse`, `bedrock.completion`.
     pub fn span_name(&self) -> &'static str {
+        if let Some(b) = &self.bedrock {
+            return b.api.span_name();
+        }
         let vertex = self.provider_name == GCP_VERTEX_AI;
         match (self.format, self.operation) {
             (ApiFormat::Gemini, Operation::Embeddings) if vertex => "vertexai.embed_content",
@@ -133,6 +142,8 @@ impl Target {
             (ApiFormat::Mistral, Operation::Embeddings) => "mistralai.embeddings",
             (ApiFormat::Mistral, _) => "mistralai.chat",
             (ApiFormat::OpenAi, Operation::Rerank) => "openai.rerank",
+            (ApiFormat::Bedrock, Operation::Chat) => "bedrock.converse",
+            (ApiFormat::Bedrock, _) => "bedrock.completion",
         }
     }
 }
@@ -213,6 +224,7 @@ fn target(
         api_version,
         model_in_path: None,
         stream_in_path: false,
+        bedrock: None,
     }
 }
 
@@ -321,6 +333,7 @@ const fn default_provider(format: ApiFormat) -> &'static str {
         ApiFormat::Ollama => OLLAMA,
         ApiFormat::Cohere => provider::COHERE,
         ApiFormat::Mistral => provider::MISTRAL_AI,
+        ApiFormat::Bedrock => provider::AWS_BEDROCK,
     }
 }
 
@@ -451,6 +464,9 @@ pub fn detect(method: &str, url: &str) -> Option<Target> {
         return Some(t);
     }
     let path = parts.path.trim_end_matches('/');
+    if let Some(t) = detect_bedrock(&parts) {
+        return Some(t);
+    }
     const SUFFIXES: &[(&str, ApiFormat, Operation)] = &[
         ("/api/chat", ApiFormat::Ollama, Operation::Chat),
         (
@@ -517,6 +533,46 @@ pub fn detect(method: &str, url: &str) -> Option<Target> {
         api_version,
         model_in_path: None,
         stream_in_path: false,
+        bedrock: None,
+    })
+}
+
+/// Bedrock runtime: `POST …/model/{modelId}/{converse|converse-stream|invoke|invoke-with-response-stream}`
+/// under any host (the path shape is Bedrock's own). The provider is `aws.bedrock` whatever
+/// the host (a gateway or a loopback replayer in front of Bedrock).
+fn detect_bedrock(parts: &UrlParts<'_>) -> Option<Target> {
+    let b = crate::providers::bedrock::parse_path(parts.path)?;
+    let operation = if b.api.is_converse() {
+        Operation::Chat
+    } else {
+        Operation::TextCompletion
+    };
+    let prefix_len = parts.path.find("/model/").unwrap_or(0);
+    let base_path = &parts.path[..prefix_len];
+    let authority = match parts.port {
+        Some(p) => format!("{}:{p}", parts.host),
+        None => parts.host.to_owned(),
+    };
+    let default_port = if parts.scheme.eq_ignore_ascii_case("https") {
+        443
+    } else {
+        80
+    };
+    Some(Target {
+        format: ApiFormat::Bedrock,
+        operation,
+        provider_name: provider::AWS_BEDROCK,
+        server_address: parts
+            .host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+        server_port: parts.port.unwrap_or(default_port),
+        api_base: format!("{}://{authority}{base_path}/", parts.scheme),
+        api_version: None,
+        model_in_path: None,
+        stream_in_path: false,
+        bedrock: Some(b),
     })
 }
 
@@ -681,6 +737,28 @@ mod tests {
                     "anthropic",
                     "http://[::1]:8080/",
                 )),
+            ),
+            (
+                "https://bedrock-runtime.us-east-1.amazonaws.com/model/amazon.titan-text-express-v1/invoke",
+                Some((
+                    ApiFormat::Bedrock,
+                    Operation::TextCompletion,
+                    "aws.bedrock",
+                    "https://bedrock-runtime.us-east-1.amazonaws.com/",
+                )),
+            ),
+            (
+                "http://127.0.0.1:9000/bedrock/model/us.anthropic.claude-3-haiku%3A0/converse-stream",
+                Some((
+                    ApiFormat::Bedrock,
+                    Operation::Chat,
+                    "aws.bedrock",
+                    "http://127.0.0.1:9000/bedrock/",
+                )),
+            ),
+            (
+                "https://bedrock-runtime.us-east-1.amazonaws.com/model/x/count-tokens",
+                None,
             ),
             ("https://api.anthropic.com/v1/messages/count_tokens", None),
             ("https://api.anthropic.com/v1/messages/batches", None),

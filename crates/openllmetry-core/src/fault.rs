@@ -44,6 +44,9 @@ pub enum FaultKind {
     /// ([`DEFAULT_OBSERVATION_BUDGET_BYTES`](crate::budget::DEFAULT_OBSERVATION_BUDGET_BYTES))
     /// was spent: this call's request or response was observed less (not parsed).
     ObservationBudget,
+    /// An AWS event-stream frame with a CRC mismatch or malformed prelude/headers; the
+    /// stream is no longer observed (its bytes still pass through unchanged).
+    EventStreamCorrupt,
 }
 
 impl FaultKind {
@@ -63,6 +66,7 @@ impl FaultKind {
             FaultKind::InflatedTooLarge => "inflated_too_large",
             FaultKind::ValueTruncated => "value_truncated",
             FaultKind::ObservationBudget => "observation_budget_exceeded",
+            FaultKind::EventStreamCorrupt => "event_stream_corrupt",
         }
     }
 

@@ -293,7 +293,7 @@ impl Instrumentation {
             Some(b) => match inner.budget.try_reserve(b.len()) {
                 Some(r) => {
                     reservation = Some(r);
-                    provider::parse_request(target.format, target.operation, b, &mut faults)
+                    provider::parse_request_for(&target, b, &mut faults)
                 }
                 None => {
                     faults.push(FaultKind::ObservationBudget);
@@ -308,6 +308,16 @@ impl Instrumentation {
             request.model.clone_from(&target.model_in_path);
         }
         request.stream |= target.stream_in_path;
+        let mut target = target;
+        if target
+            .bedrock
+            .as_ref()
+            .is_some_and(|b| !b.api.is_converse())
+            && body.is_some_and(crate::providers::bedrock::request::looks_like_messages)
+        {
+            // A chat-shaped invoke body (Anthropic Messages, Nova, Mistral chat).
+            target.operation = Operation::Chat;
+        }
         let mut attrs = Vec::with_capacity(24);
         render::request_attributes(inner.flavour, &target, &request, &mut attrs);
         if request_truncated {
@@ -707,8 +717,21 @@ impl LlmCall {
                 None
             }
         };
+        let event_stream = status < 400
+            && state.target.bedrock.is_some()
+            && content_type.is_some_and(|ct| {
+                ct.to_ascii_lowercase()
+                    .contains("application/vnd.amazon.eventstream")
+            });
         let mode = match decoder {
             None => Mode::Ignore,
+            Some(_) if event_stream => match &state.target.bedrock {
+                Some(b) => Mode::EventStream {
+                    acc: Box::new(crate::providers::bedrock::StreamAccumulator::new(b)),
+                    done: false,
+                },
+                None => Mode::Ignore,
+            },
             Some(_) if streaming || json_array => Mode::Stream {
                 parser: if json_array {
                     Framing::JsonArray(JsonArraySplitter::default())
@@ -796,6 +819,11 @@ enum Mode {
     Stream {
         parser: Framing,
         acc: Box<StreamAccumulator>,
+        done: bool,
+    },
+    /// Bedrock streams (AWS event-stream framing).
+    EventStream {
+        acc: Box<crate::providers::bedrock::StreamAccumulator>,
         done: bool,
     },
     Ignore,
@@ -925,6 +953,24 @@ impl ResponseObserver {
                     buf.extend_from_slice(data);
                 }
             }
+            Mode::EventStream { acc, done } => {
+                if *done {
+                    return;
+                }
+                let chunks = acc.push_bytes(data, &mut state.faults);
+                if acc.is_stopped() {
+                    state.truncated = true;
+                }
+                if chunks > 0 {
+                    note_chunks(state, chunks, acc.model());
+                }
+                // Once the framing is lost (`is_stopped`) the accumulator reads nothing more;
+                // the span ends with what it had when the body ends.
+                if acc.is_complete() {
+                    *done = true;
+                    self.complete(Outcome::Complete);
+                }
+            }
             Mode::Stream { parser, acc, done } => {
                 if *done {
                     return;
@@ -1030,7 +1076,9 @@ impl ResponseObserver {
         }
         self.note_unfinished_stream();
         let outcome = match &self.mode {
-            Mode::Stream { done: false, .. } => Outcome::Incomplete,
+            Mode::Stream { done: false, .. } | Mode::EventStream { done: false, .. } => {
+                Outcome::Incomplete
+            }
             _ => Outcome::Complete,
         };
         self.complete(outcome);
@@ -1046,7 +1094,11 @@ impl ResponseObserver {
     /// The provider's event stream ended or failed before its terminal event: a
     /// [`FaultKind::StreamIncomplete`]. (A caller dropping the body early is not a fault.)
     fn note_unfinished_stream(&mut self) {
-        if let (Some(state), Mode::Stream { done: false, .. }) = (self.state.as_mut(), &self.mode) {
+        if let (
+            Some(state),
+            Mode::Stream { done: false, .. } | Mode::EventStream { done: false, .. },
+        ) = (self.state.as_mut(), &self.mode)
+        {
             state.faults.push(FaultKind::StreamIncomplete);
         }
     }
@@ -1071,16 +1123,15 @@ impl ResponseObserver {
                 if buf.is_empty() {
                     None
                 } else {
-                    let t = &state.target;
-                    Some(provider::parse_response(
-                        t.format,
-                        t.operation,
+                    Some(provider::parse_response_for(
+                        &state.target,
                         &buf,
                         &mut state.faults,
                     ))
                 }
             }
             Mode::Stream { acc, .. } => Some(acc.finish()),
+            Mode::EventStream { acc, .. } => Some(acc.finish()),
         };
         finish(state, self.status, response, outcome);
     }
@@ -1091,12 +1142,42 @@ impl Drop for ResponseObserver {
         if self.state.is_some() {
             // The caller dropped the body before its end: record what we have.
             let outcome = match &self.mode {
-                Mode::Stream { done: true, .. } => Outcome::Complete,
+                Mode::Stream { done: true, .. } | Mode::EventStream { done: true, .. } => {
+                    Outcome::Complete
+                }
                 _ => Outcome::Incomplete,
             };
             self.complete(outcome);
         }
     }
+}
+
+/// Records the per-chunk metrics of `chunks` output chunks that arrived in one read (the
+/// Bedrock event-stream path; same rules as the SSE path).
+fn note_chunks(state: &mut CallState, chunks: u32, model: Option<&str>) {
+    let now = Instant::now();
+    if let Some(m) = &state.inner.instruments {
+        let attrs = state
+            .chunk_metric_attrs
+            .get_or_insert_with(|| metric_attributes(&state.target, &state.request, model));
+        let mut remaining = chunks;
+        if state.first_chunk.is_none() {
+            m.time_to_first_chunk
+                .record(now.duration_since(state.start).as_secs_f64(), attrs);
+            remaining -= 1;
+        } else if let Some(last) = state.last_chunk {
+            m.time_per_output_chunk
+                .record(now.duration_since(last).as_secs_f64(), attrs);
+            remaining -= 1;
+        }
+        for _ in 0..remaining {
+            m.time_per_output_chunk.record(0.0, attrs);
+        }
+    }
+    if state.first_chunk.is_none() {
+        state.first_chunk = Some(now);
+    }
+    state.last_chunk = Some(now);
 }
 
 /// Attributes every metric point of a call carries.

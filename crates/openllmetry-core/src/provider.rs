@@ -1,8 +1,9 @@
 //! Dispatch from a [`Target`](crate::Target)'s wire format to that provider's parsers.
 
+use crate::detect::Target;
 use crate::detect::{ApiFormat, Operation};
 use crate::fault::FaultKind;
-use crate::providers::{cohere, gemini, mistral, ollama};
+use crate::providers::{bedrock, cohere, gemini, mistral, ollama};
 use crate::record::{RequestRecord, ResponseRecord};
 use crate::sse::SseEvent;
 use crate::{anthropic, openai};
@@ -21,6 +22,8 @@ pub fn parse_request(
         ApiFormat::Ollama => ollama::parse_request(op, body, faults),
         ApiFormat::Cohere => cohere::parse_request(op, body, faults),
         ApiFormat::Mistral => mistral::parse_request(op, body, faults),
+        // Bedrock needs the model id from the path: see `parse_request_for`.
+        ApiFormat::Bedrock => RequestRecord::default(),
     }
 }
 
@@ -38,6 +41,31 @@ pub fn parse_response(
         ApiFormat::Ollama => ollama::parse_response(op, body, faults),
         ApiFormat::Cohere => cohere::parse_response(op, body, faults),
         ApiFormat::Mistral => mistral::parse_response(op, body, faults),
+        ApiFormat::Bedrock => ResponseRecord::default(),
+    }
+}
+
+/// Parses a request body for `target` (Bedrock reads its model id from the target).
+pub fn parse_request_for(
+    target: &Target,
+    body: &[u8],
+    faults: &mut Vec<FaultKind>,
+) -> RequestRecord {
+    match &target.bedrock {
+        Some(b) => bedrock::parse_request(b, body, faults),
+        None => parse_request(target.format, target.operation, body, faults),
+    }
+}
+
+/// Parses a complete, decoded response body for `target`.
+pub fn parse_response_for(
+    target: &Target,
+    body: &[u8],
+    faults: &mut Vec<FaultKind>,
+) -> ResponseRecord {
+    match &target.bedrock {
+        Some(b) => bedrock::parse_response(b, body, faults),
+        None => parse_response(target.format, target.operation, body, faults),
     }
 }
 
@@ -64,7 +92,10 @@ impl StreamAccumulator {
     pub fn new(format: ApiFormat, op: Operation) -> Self {
         match format {
             ApiFormat::OpenAi => StreamAccumulator::OpenAi(openai::StreamAccumulator::new(op)),
-            ApiFormat::Anthropic => {
+            // Bedrock streams are AWS event-stream framed, not SSE: the recorder builds a
+            // `bedrock::StreamAccumulator` from the target instead. This SSE accumulator
+            // only stands in so the match is total.
+            ApiFormat::Anthropic | ApiFormat::Bedrock => {
                 StreamAccumulator::Anthropic(anthropic::StreamAccumulator::new(op))
             }
             ApiFormat::Gemini => StreamAccumulator::Gemini(gemini::StreamAccumulator::new(op)),

@@ -24,6 +24,8 @@ pub const DEFAULT_OLLAMA_UPSTREAM: &str = "http://127.0.0.1:11434";
 pub const DEFAULT_COHERE_UPSTREAM: &str = "https://api.cohere.com";
 /// Default Mistral AI upstream.
 pub const DEFAULT_MISTRAL_UPSTREAM: &str = "https://api.mistral.ai";
+/// Default Amazon Bedrock runtime upstream (`/bedrock/<rest>` goes to `<upstream>/<rest>`).
+pub const DEFAULT_BEDROCK_UPSTREAM: &str = "https://bedrock-runtime.us-east-1.amazonaws.com";
 
 /// Gateway settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +53,9 @@ pub struct GatewayConfig {
     pub cohere_upstream: String,
     /// Mistral AI base URL (its calls are labelled `mistral_ai`).
     pub mistral_upstream: String,
+    /// Amazon Bedrock runtime base URL. Forwarded requests are re-signed (SigV4) with the
+    /// gateway's own AWS credentials when it has them.
+    pub bedrock_upstream: String,
     /// Largest request body accepted (413 beyond).
     pub body_limit_bytes: usize,
     /// Upstream connect timeout.
@@ -108,6 +113,7 @@ impl Default for GatewayConfig {
             ollama_upstream: DEFAULT_OLLAMA_UPSTREAM.into(),
             cohere_upstream: DEFAULT_COHERE_UPSTREAM.into(),
             mistral_upstream: DEFAULT_MISTRAL_UPSTREAM.into(),
+            bedrock_upstream: DEFAULT_BEDROCK_UPSTREAM.into(),
             body_limit_bytes: 32 * 1024 * 1024,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(600),
@@ -134,6 +140,7 @@ struct FileConfig {
     ollama_upstream: Option<String>,
     cohere_upstream: Option<String>,
     mistral_upstream: Option<String>,
+    bedrock_upstream: Option<String>,
     body_limit_bytes: Option<usize>,
     connect_timeout_secs: Option<u64>,
     read_timeout_secs: Option<u64>,
@@ -224,6 +231,9 @@ impl GatewayConfig {
         if let Some(v) = f.mistral_upstream {
             self.mistral_upstream = v;
         }
+        if let Some(v) = f.bedrock_upstream {
+            self.bedrock_upstream = v;
+        }
         if let Some(v) = f.body_limit_bytes {
             self.body_limit_bytes = v;
         }
@@ -262,6 +272,7 @@ impl GatewayConfig {
             ("ollama_upstream", &self.ollama_upstream),
             ("cohere_upstream", &self.cohere_upstream),
             ("mistral_upstream", &self.mistral_upstream),
+            ("bedrock_upstream", &self.bedrock_upstream),
         ] {
             let ok = reqwest::Url::parse(url)
                 .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
@@ -413,6 +424,23 @@ mod tests {
         );
         let c = GatewayConfig {
             openai_upstream: "ftp://example.com".into(),
+            ..GatewayConfig::default()
+        };
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn bedrock_upstream_key() {
+        let c = GatewayConfig::default()
+            .apply_toml("bedrock_upstream = \"http://127.0.0.1:9\"")
+            .unwrap();
+        assert_eq!(c.bedrock_upstream, "http://127.0.0.1:9");
+        assert_eq!(
+            GatewayConfig::default().bedrock_upstream,
+            DEFAULT_BEDROCK_UPSTREAM
+        );
+        let c = GatewayConfig {
+            bedrock_upstream: "ftp://x".into(),
             ..GatewayConfig::default()
         };
         assert!(c.validate().is_err());

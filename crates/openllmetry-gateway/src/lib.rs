@@ -20,6 +20,7 @@
 //! | `/ollama/<rest>`; native `/api/{chat,generate,embed,embeddings}` | `<ollama-upstream>/<rest>`; `<ollama-upstream>/api/…` |
 //! | `/cohere/<rest>`; native `/v2/{chat,embed,rerank}` | `<cohere-upstream>/<rest>`; `<cohere-upstream>/v2/…` |
 //! | `/mistral/<rest>`; native `/v1/fim/completions` | `<mistral-upstream>/<rest>`; `<mistral-upstream>/v1/fim/completions` |
+//! | `/bedrock/<rest>` | `<bedrock-upstream>/<rest>`, re-signed with the gateway's AWS credentials ([`sigv4`]) |
 //! | `GET /healthz` | answered by the gateway |
 //! | `GET /_openllmetry/faults` | the gateway's fault counts and pending telemetry report (loopback clients only) |
 //!
@@ -48,7 +49,9 @@
 
 mod config;
 mod proxy;
+pub mod sigv4;
 
+pub use config::DEFAULT_BEDROCK_UPSTREAM;
 pub use config::{
     ConfigFileError, DEFAULT_ANTHROPIC_UPSTREAM, DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_DRAIN_TIMEOUT,
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_OPENAI_UPSTREAM,

@@ -57,6 +57,11 @@ enum Command {
         /// Mistral AI base URL (default https://api.mistral.ai).
         #[arg(long)]
         mistral_upstream: Option<String>,
+        /// Amazon Bedrock runtime base URL (default
+        /// https://bedrock-runtime.us-east-1.amazonaws.com); requests under `/bedrock/` go
+        /// there, re-signed with the gateway's own AWS credentials.
+        #[arg(long)]
+        bedrock_upstream: Option<String>,
         /// Seconds a client may take to send a request head; also closes idle keep-alive
         /// connections (default 10).
         #[arg(long)]
@@ -218,6 +223,7 @@ struct GatewayFlags {
     gemini_upstream: Option<String>,
     vertex_upstream: Option<String>,
     upstream_extra: UpstreamFlags,
+    bedrock_upstream: Option<String>,
     header_read_timeout_secs: Option<u64>,
     body_idle_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
@@ -234,6 +240,7 @@ async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
         gemini_upstream,
         vertex_upstream,
         upstream_extra,
+        bedrock_upstream,
         header_read_timeout_secs,
         body_idle_timeout_secs,
         max_connections,
@@ -277,6 +284,9 @@ async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
         c.vertex_upstream = u;
     }
     upstream_extra.apply(&mut c);
+    if let Some(u) = bedrock_upstream {
+        c.bedrock_upstream = u;
+    }
     let otel = openllmetry::init(openllmetry::Config::new().with_app_name("openllmetry-gateway"));
     tracing::info!("{}", otel.summary());
     tracing::info!(
@@ -284,6 +294,7 @@ async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
         anthropic = %redact_url(&c.anthropic_upstream),
         gemini = %redact_url(&c.gemini_upstream),
         vertex = %redact_url(&c.vertex_upstream),
+        bedrock = %redact_url(&c.bedrock_upstream),
         "upstreams"
     );
     let running = openllmetry_gateway::start(c, shutdown_signal()).await?;
@@ -566,6 +577,7 @@ fn main() -> ExitCode {
                 ollama_upstream,
                 cohere_upstream,
                 mistral_upstream,
+                bedrock_upstream,
                 header_read_timeout_secs,
                 body_idle_timeout_secs,
                 max_connections,
@@ -586,6 +598,7 @@ fn main() -> ExitCode {
                         cohere_upstream,
                         mistral_upstream,
                     },
+                    bedrock_upstream,
                     header_read_timeout_secs,
                     body_idle_timeout_secs,
                     max_connections,

@@ -44,6 +44,8 @@ struct AppState {
     budget: Arc<ObservationBudget>,
     service: OpenLlmService<reqwest::Client>,
     inflight: Arc<InFlight>,
+    /// Signs forwarded Bedrock requests; `None` when the gateway has no AWS credentials.
+    bedrock_signer: Option<crate::sigv4::AwsSigner>,
 }
 
 /// Requests and response bodies in flight, and the switch that cuts them when the drain
@@ -279,6 +281,9 @@ fn route<'a>(
         };
         return Some((upstream, path.to_owned()));
     }
+    if let Some(rest) = path.strip_prefix("/bedrock/") {
+        return Some((&config.bedrock_upstream, format!("/{rest}")));
+    }
     let rest = path
         .strip_prefix("/v1/")
         .or_else(|| (path == "/v1").then_some(""))?;
@@ -415,13 +420,29 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
         }
         upstream.headers_mut().append(name.clone(), value.clone());
     }
+    let bedrock = path.starts_with("/bedrock/");
     let (observed, reservation) = match body {
         RequestBody::Buffered(bytes, mut r) => {
             // Half of it is for the parsed request: handed to the instrumentation, which
             // reserves that itself when it parses the body just below.
             r.release(bytes.len());
+            if bedrock
+                && let Err(refusal) =
+                    sign_bedrock(&state, &mut upstream, &bytes, &parts.method, &path)
+            {
+                return refusal;
+            }
             *upstream.body_mut() = Some(reqwest::Body::from(bytes));
             (true, Some(r))
+        }
+        RequestBody::Streamed(_) if bedrock => {
+            // SigV4 signs a hash of the whole body, which a streamed body does not give.
+            tracing::warn!(method = %parts.method, path = %path, status = 503, "refused: observation budget spent, a Bedrock request cannot be re-signed without buffering it");
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "observation_budget_exceeded",
+                "the gateway's memory budget for request bodies is spent and a Bedrock request must be buffered to be re-signed; retry shortly",
+            );
         }
         RequestBody::Streamed(b) => {
             // Same framing as the client's: its declared length, if it had one.
@@ -626,6 +647,35 @@ impl BodyError {
     }
 }
 
+/// Re-signs a Bedrock request with the gateway's AWS credentials (a client's signature is
+/// only valid for the gateway's host); the refusal to send when it cannot.
+fn sign_bedrock(
+    state: &AppState,
+    upstream: &mut reqwest::Request,
+    body: &[u8],
+    method: &axum::http::Method,
+    path: &str,
+) -> Result<(), Response> {
+    let Some(signer) = &state.bedrock_signer else {
+        tracing::warn!(method = %method, path = %path, status = 502, "refused: no AWS credentials to re-sign the Bedrock request");
+        return Err(error_response(
+            StatusCode::BAD_GATEWAY,
+            "no_aws_credentials",
+            "the gateway has no AWS credentials to re-sign this Bedrock request (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, optionally AWS_SESSION_TOKEN and AWS_REGION, in the gateway's environment)",
+        ));
+    };
+    signer
+        .sign(upstream, body, std::time::SystemTime::now())
+        .map_err(|e| {
+            tracing::warn!(method = %method, path = %path, status = 502, "refused: SigV4 signing failed: {e}");
+            error_response(
+                StatusCode::BAD_GATEWAY,
+                "signing_failed",
+                "the gateway could not sign the Bedrock request",
+            )
+        })
+}
+
 /// A request body as read for forwarding.
 enum RequestBody {
     /// Read whole, its bytes reserved from the observation budget (returned once the
@@ -773,11 +823,21 @@ fn router(config: GatewayConfig) -> anyhow::Result<(Router, Arc<InFlight>)> {
     // accumulation in the instrumentation.
     let budget = openllmetry_core::budget::global().clone();
     budget.set_capacity(config.observation_budget_bytes);
+    let bedrock_signer = crate::sigv4::AwsSigner::from_env(&config.bedrock_upstream);
+    match &bedrock_signer {
+        Some(s) => {
+            tracing::info!(region = %s.region(), "bedrock: forwarded requests are re-signed (SigV4) with the gateway's AWS credentials")
+        }
+        None => tracing::warn!(
+            "bedrock: no AWS credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY): requests under /bedrock/ will be answered 502, since a client's signature is only valid for the gateway's host"
+        ),
+    }
     let state = Arc::new(AppState {
         budget,
         config,
         service,
         inflight: inflight.clone(),
+        bedrock_signer,
     });
     let router = Router::new()
         .route("/healthz", get(healthz))
@@ -1098,6 +1158,14 @@ mod tests {
                 Some((
                     "https://aiplatform.googleapis.com",
                     "/v1beta1/projects/p/locations/global/publishers/anthropic/models/c:rawPredict",
+                )),
+            ),
+            (
+                "/bedrock/model/amazon.titan-text-express-v1/invoke",
+                &none,
+                Some((
+                    "https://bedrock-runtime.us-east-1.amazonaws.com",
+                    "/model/amazon.titan-text-express-v1/invoke",
                 )),
             ),
             ("/admin", &none, None),

@@ -300,6 +300,7 @@ fn parse_formats(s: &str) -> Option<Vec<ApiFormat>> {
             "ollama" => Some(ApiFormat::Ollama),
             "cohere" => Some(ApiFormat::Cohere),
             "mistral" | "mistralai" => Some(ApiFormat::Mistral),
+            "bedrock" => Some(ApiFormat::Bedrock),
             _ => None,
         })
         .collect()

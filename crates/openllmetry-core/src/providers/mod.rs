@@ -13,6 +13,7 @@
 //! a detection row in [`detect`](crate::detect) and an arm in [`provider`](crate::provider).
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod cohere;
 pub(crate) mod common;
 pub mod gemini;

@@ -65,6 +65,8 @@ wire_enum! {
         Cohere => "cohere",
         /// The Mistral AI instrumentation.
         Mistral => "mistral",
+        /// The Amazon Bedrock instrumentation.
+        Bedrock => "bedrock",
         /// SDK initialisation (configuration, pipeline setup).
         SdkInit => "sdk_init",
         /// The SDK's export pipelines.
@@ -151,6 +153,7 @@ impl From<ApiFormat> for Component {
             ApiFormat::Ollama => Component::Ollama,
             ApiFormat::Cohere => Component::Cohere,
             ApiFormat::Mistral => Component::Mistral,
+            ApiFormat::Bedrock => Component::Bedrock,
         }
     }
 }
