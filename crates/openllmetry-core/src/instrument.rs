@@ -1036,8 +1036,12 @@ fn finish(
         None
     };
     match (inner.flavour, &content) {
-        (Flavour::Current, Some(c)) => render::current_content_attributes(c, &mut attrs),
-        (Flavour::Legacy, Some(c)) => render::legacy_content_attributes(c, &mut attrs),
+        (Flavour::Current, Some(c)) => {
+            render::current_content_attributes_for(state.target.format, c, &mut attrs)
+        }
+        (Flavour::Legacy, Some(c)) => {
+            render::legacy_content_attributes_for(state.target.format, c, &mut attrs)
+        }
         _ => {}
     }
     state.span.set_attributes(attrs);
