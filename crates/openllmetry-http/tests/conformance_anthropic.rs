@@ -697,6 +697,18 @@ fn check_metrics(capture: &Capture, calls: &[&Expect], port: u16) {
         assert!(e.stream);
         check_point_identity(&p, e, port);
     }
+    // Upstream's Anthropic stream records no time-to-first-token metric, and a success no
+    // exception.
+    assert!(
+        capture
+            .metric_points("gen_ai.server.time_to_first_token")
+            .is_empty()
+    );
+    assert!(
+        capture
+            .metric_points("llm.anthropic.completion.exceptions")
+            .is_empty()
+    );
 }
 
 /// The full current-flavour check of one call.

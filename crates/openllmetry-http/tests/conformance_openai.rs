@@ -509,6 +509,33 @@ fn check_metrics(run: &Run, e: &Exp, provider: &str) {
     } else {
         assert!(ttfc.is_empty(), "{}: time to first chunk", e.cassette);
     }
+    // Upstream's names (opentelemetry-instrumentation-openai `Meters`): streamed chats record
+    // `gen_ai.server.time_to_first_token` and `llm.chat_completions.streaming_time_to_generate`
+    // once; embeddings add the first vector's length to `llm.openai.embeddings.vector_size`.
+    for name in [
+        "gen_ai.server.time_to_first_token",
+        "llm.chat_completions.streaming_time_to_generate",
+    ] {
+        let pts = points(run, name);
+        if e.stream && e.chunks.is_some() && e.operation == "chat" {
+            assert_eq!(pts.len(), 1, "{}: {name}", e.cassette);
+            assert_eq!(pts[0].count, Some(1), "{}: {name}", e.cassette);
+            assert_eq!(pts[0].unit, "s");
+            check_point_base(&pts[0], e, provider);
+        } else {
+            assert!(pts.is_empty(), "{}: {name}", e.cassette);
+        }
+    }
+    let size = points(run, "llm.openai.embeddings.vector_size");
+    match e.dimensions {
+        Some(d) => {
+            assert_eq!(size.len(), 1, "{}: vector size", e.cassette);
+            assert_eq!(size[0].value, Some(d as f64), "{}: vector size", e.cassette);
+            assert_eq!(size[0].unit, "element");
+        }
+        None => assert!(size.is_empty(), "{}: vector size", e.cassette),
+    }
+    assert!(points(run, "llm.openai.chat_completions.exceptions").is_empty());
 }
 
 /// Content off: the non-content attributes are still there, content is nowhere.
