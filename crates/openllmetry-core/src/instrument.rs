@@ -112,6 +112,67 @@ struct Instruments {
     time_to_first_chunk: Histogram<f64>,
     time_per_output_chunk: Histogram<f64>,
     choices: Counter<u64>,
+    /// OpenLLMetry's metrics beside the semconv ones (see [`UpstreamInstruments`]).
+    upstream: UpstreamInstruments,
+}
+
+/// The metrics OpenLLMetry 0.62 records that the semconv does not name: time to first token
+/// and time to generate of streamed OpenAI chats, the OpenAI embedding vector size, and the
+/// per-operation exception counters.
+struct UpstreamInstruments {
+    time_to_first_token: Histogram<f64>,
+    streaming_time_to_generate: Histogram<f64>,
+    embeddings_vector_size: Counter<u64>,
+    chat_exceptions: Counter<u64>,
+    embeddings_exceptions: Counter<u64>,
+    anthropic_exceptions: Counter<u64>,
+}
+
+impl UpstreamInstruments {
+    fn new(meter: &Meter) -> Self {
+        let exceptions = |name: &'static str, description: &'static str| {
+            meter
+                .u64_counter(name)
+                .with_unit("time")
+                .with_description(description)
+                .build()
+        };
+        UpstreamInstruments {
+            time_to_first_token: seconds_histogram(
+                meter,
+                metric::GEN_AI_SERVER_TIME_TO_FIRST_TOKEN,
+                "Time to first token in streaming chat completions",
+            ),
+            streaming_time_to_generate: seconds_histogram(
+                meter,
+                metric::LLM_CHAT_COMPLETIONS_STREAMING_TIME_TO_GENERATE,
+                "Time between first token and completion in streaming chat completions",
+            ),
+            embeddings_vector_size: meter
+                .u64_counter(metric::LLM_OPENAI_EMBEDDINGS_VECTOR_SIZE)
+                .with_unit("element")
+                .with_description("The size of returned vector")
+                .build(),
+            chat_exceptions: exceptions(
+                metric::LLM_OPENAI_CHAT_COMPLETIONS_EXCEPTIONS,
+                "Number of exceptions occurred during chat completions",
+            ),
+            embeddings_exceptions: exceptions(
+                metric::LLM_OPENAI_EMBEDDINGS_EXCEPTIONS,
+                "Number of exceptions occurred during embeddings operation",
+            ),
+            anthropic_exceptions: exceptions(
+                metric::LLM_ANTHROPIC_COMPLETION_EXCEPTIONS,
+                "Number of exceptions occurred during chat completions",
+            ),
+        }
+    }
+}
+
+/// Whether OpenLLMetry records its streaming-time metrics for this call: streamed OpenAI-format
+/// chat completions only (upstream's `ChatStream`; Anthropic and Responses streams record none).
+fn upstream_stream_timing(t: &Target) -> bool {
+    t.format == ApiFormat::OpenAi && t.operation == Operation::Chat
 }
 
 /// A seconds histogram with the semconv duration buckets.
@@ -157,6 +218,7 @@ impl Instruments {
                 .with_unit("{choice}")
                 .with_description("Number of choices returned")
                 .build(),
+            upstream: UpstreamInstruments::new(meter),
         }
     }
 }
@@ -1003,8 +1065,11 @@ impl ResponseObserver {
                         // chunks that arrived in the same read record 0.
                         let mut remaining = chunks;
                         if state.first_chunk.is_none() {
-                            m.time_to_first_chunk
-                                .record(now.duration_since(state.start).as_secs_f64(), attrs);
+                            let ttfc = now.duration_since(state.start).as_secs_f64();
+                            m.time_to_first_chunk.record(ttfc, attrs);
+                            if upstream_stream_timing(&state.target) {
+                                m.upstream.time_to_first_token.record(ttfc, attrs);
+                            }
                             remaining -= 1;
                         } else if let Some(last) = state.last_chunk {
                             m.time_per_output_chunk
@@ -1275,6 +1340,40 @@ fn finish(
         };
         m.duration
             .record(state.start.elapsed().as_secs_f64(), &duration_attrs);
+        if let (Some(first), true) = (state.first_chunk, state.request.stream)
+            && upstream_stream_timing(&state.target)
+            && error_type.is_none()
+        {
+            m.upstream
+                .streaming_time_to_generate
+                .record(first.elapsed().as_secs_f64(), &base);
+        }
+        if let Some(e) = &error_type {
+            let t = &state.target;
+            let et = KeyValue::new(attr::ERROR_TYPE, e.clone());
+            match (t.format, t.operation) {
+                (ApiFormat::OpenAi, Operation::Chat) => m.upstream.chat_exceptions.add(1, &[et]),
+                (ApiFormat::OpenAi, Operation::Embeddings) => {
+                    m.upstream.embeddings_exceptions.add(1, &[et])
+                }
+                (ApiFormat::Anthropic, _) => m.upstream.anthropic_exceptions.add(
+                    1,
+                    &[
+                        KeyValue::new(attr::GEN_AI_PROVIDER_NAME, t.provider_name),
+                        et,
+                    ],
+                ),
+                _ => {}
+            }
+        }
+        if let Some(d) = response
+            .as_ref()
+            .and_then(|r| r.embedding_dimensions)
+            .and_then(|d| u64::try_from(d).ok())
+            && state.target.format == ApiFormat::OpenAi
+        {
+            m.upstream.embeddings_vector_size.add(d, &base);
+        }
         if let Some(r) = &response {
             for (kind, v) in [
                 (value::token_type::INPUT, r.usage.input_tokens),
@@ -1319,8 +1418,12 @@ fn finish(
         None
     };
     match (inner.flavour, &content) {
-        (Flavour::Current, Some(c)) => render::current_content_attributes(c, &mut attrs),
-        (Flavour::Legacy, Some(c)) => render::legacy_content_attributes(c, &mut attrs),
+        (Flavour::Current, Some(c)) => {
+            render::current_content_attributes_for(state.target.format, c, &mut attrs)
+        }
+        (Flavour::Legacy, Some(c)) => {
+            render::legacy_content_attributes_for(state.target.format, c, &mut attrs)
+        }
         _ => {}
     }
     state.span.set_attributes(attrs);
@@ -1392,6 +1495,100 @@ mod tests {
         }
         gz.extend_from_slice(&[0; 8]);
         gz
+    }
+
+    /// Names of the metrics one call through `i` produced, with their summed values.
+    fn upstream_metric_names(
+        url: &str,
+        body: &[u8],
+        status: u16,
+        response: &[u8],
+    ) -> Vec<(String, String)> {
+        use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+        use opentelemetry_sdk::metrics::{
+            InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
+        };
+        let exporter = InMemoryMetricExporter::default();
+        let provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(exporter.clone()).build())
+            .build();
+        let i = Instrumentation::builder()
+            .with_meter_provider(&provider)
+            .build();
+        let call = i.start("POST", url, Some(body)).expect("an LLM URL");
+        let mut obs = call.on_response(status, Some("application/json"), None);
+        obs.on_data(response);
+        obs.on_end();
+        provider.force_flush().expect("flush");
+        let mut out = Vec::new();
+        for rm in exporter.get_finished_metrics().expect("metrics") {
+            for sm in rm.scope_metrics() {
+                for m in sm.metrics() {
+                    let attrs = match m.data() {
+                        AggregatedMetrics::U64(MetricData::Sum(s)) => s
+                            .data_points()
+                            .flat_map(|p| p.attributes().map(|kv| format!("{kv:?}")))
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        _ => String::new(),
+                    };
+                    out.push((m.name().to_owned(), attrs));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn upstream_exception_counters_count_failed_calls() {
+        // Upstream's counters (`Meters.LLM_COMPLETIONS_EXCEPTIONS`,
+        // `LLM_EMBEDDINGS_EXCEPTIONS`, `LLM_ANTHROPIC_COMPLETION_EXCEPTIONS`) carry `error.type`
+        // (and, for Anthropic, `gen_ai.provider.name`).
+        let err = br#"{"error":{"type":"invalid_request_error","message":"bad"}}"#;
+        for (url, name) in [
+            (
+                "https://api.openai.com/v1/chat/completions",
+                "llm.openai.chat_completions.exceptions",
+            ),
+            (
+                "https://api.openai.com/v1/embeddings",
+                "llm.openai.embeddings.exceptions",
+            ),
+            (
+                "https://api.anthropic.com/v1/messages",
+                "llm.anthropic.completion.exceptions",
+            ),
+        ] {
+            let got = upstream_metric_names(url, br#"{"model":"m"}"#, 400, err);
+            let hit: Vec<_> = got.iter().filter(|(n, _)| n == name).collect();
+            assert_eq!(hit.len(), 1, "{url}: {got:?}");
+            assert!(hit[0].1.contains("error.type"), "{url}: {got:?}");
+            assert_eq!(
+                hit[0].1.contains("gen_ai.provider.name"),
+                url.contains("anthropic"),
+                "{url}: {got:?}"
+            );
+            let others = got
+                .iter()
+                .filter(|(n, _)| n.ends_with(".exceptions") && n != name)
+                .count();
+            assert_eq!(others, 0, "{url}: {got:?}");
+        }
+        // A success counts no exception.
+        let ok = upstream_metric_names(
+            "https://api.openai.com/v1/chat/completions",
+            br#"{"model":"m"}"#,
+            200,
+            br#"{"id":"c","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}"#,
+        );
+        assert!(
+            ok.iter().all(|(n, _)| !n.ends_with(".exceptions")),
+            "{ok:?}"
+        );
+        assert!(
+            ok.iter()
+                .any(|(n, _)| n == "gen_ai.client.operation.duration")
+        );
     }
 
     #[test]

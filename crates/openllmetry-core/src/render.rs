@@ -74,6 +74,21 @@ fn str_array(v: &[String]) -> Value {
     ))
 }
 
+/// The `gen_ai.system` value of the legacy flavour: what OpenLLMetry 0.53 wrote. Its OpenAI
+/// instrumentation named the vendor from the client's base URL (`openai`, `Azure`, `AWS`,
+/// `Google`, `OpenRouter`); its Anthropic instrumentation wrote `Anthropic`. Providers 0.53
+/// did not name keep their `gen_ai.provider.name` value.
+pub fn legacy_system_value(provider_name: &'static str) -> &'static str {
+    match provider_name {
+        value::provider::AZURE_AI_OPENAI => "Azure",
+        value::provider::AWS_BEDROCK => "AWS",
+        value::provider::GCP_GEMINI | "gcp.vertex_ai" | "gcp.gen_ai" => "Google",
+        value::provider::OPENROUTER => "OpenRouter",
+        value::provider::ANTHROPIC => "Anthropic",
+        other => other,
+    }
+}
+
 /// Attributes known when the request is sent (set at span start, so samplers see them).
 pub fn request_attributes(
     flavour: Flavour,
@@ -87,11 +102,17 @@ pub fn request_attributes(
     ));
     out.push(kv_str(attr::GEN_AI_PROVIDER_NAME, target.provider_name));
     if flavour == Flavour::Legacy {
-        out.push(kv_str(legacy::GEN_AI_SYSTEM, target.provider_name));
         out.push(kv_str(
-            legacy::LLM_REQUEST_TYPE,
-            target.operation.legacy_request_type(),
+            legacy::GEN_AI_SYSTEM,
+            legacy_system_value(target.provider_name),
         ));
+        let request_type = if target.format == ApiFormat::Anthropic {
+            // OpenLLMetry 0.53 opened every Anthropic span with `LLMRequestTypeValues.COMPLETION`.
+            "completion"
+        } else {
+            target.operation.legacy_request_type()
+        };
+        out.push(kv_str(legacy::LLM_REQUEST_TYPE, request_type));
         out.push(KeyValue::new(legacy::LLM_IS_STREAMING, req.stream));
     } else {
         out.push(KeyValue::new(attr::GEN_AI_REQUEST_STREAM, req.stream));
@@ -184,7 +205,11 @@ pub fn response_attributes(flavour: Flavour, resp: &ResponseRecord, out: &mut Ve
         out.push(kv_str(attr::GEN_AI_RESPONSE_MODEL, v.clone()));
     }
     if let Some(v) = &resp.system_fingerprint {
-        out.push(kv_str(attr::OPENAI_RESPONSE_SYSTEM_FINGERPRINT, v.clone()));
+        let key = match flavour {
+            Flavour::Legacy => legacy::GEN_AI_OPENAI_SYSTEM_FINGERPRINT,
+            _ => attr::GEN_AI_OPENAI_RESPONSE_SYSTEM_FINGERPRINT,
+        };
+        out.push(kv_str(key, v.clone()));
     }
     if let Some(v) = &resp.service_tier {
         out.push(kv_str(attr::OPENAI_RESPONSE_SERVICE_TIER, v.clone()));
@@ -223,7 +248,7 @@ fn usage_attributes(flavour: Flavour, u: &Usage, out: &mut Vec<KeyValue>) {
                 u.cache_creation_input_tokens,
             ),
             (
-                attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+                legacy::LLM_USAGE_REASONING_TOKENS,
                 u.reasoning_output_tokens,
             ),
         ]
@@ -241,7 +266,7 @@ fn usage_attributes(flavour: Flavour, u: &Usage, out: &mut Vec<KeyValue>) {
                 u.cache_creation_input_tokens,
             ),
             (
-                attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+                attr::GEN_AI_USAGE_REASONING_TOKENS,
                 u.reasoning_output_tokens,
             ),
         ]
@@ -256,8 +281,43 @@ fn to_json_string<T: serde::Serialize>(v: &T) -> Option<String> {
     serde_json::to_string(v).ok()
 }
 
-/// Content attributes of the [`Flavour::Current`] flavour (JSON following the semconv schemas).
+/// `gen_ai.tool.definitions` as OpenLLMetry 0.62 writes it for `format`: Anthropic tools keep
+/// Anthropic's shape `{name, description?, input_schema?}` (no `type`, no `parameters`); other
+/// formats use the semconv shape `{type, name, description?, parameters?}`.
+fn tool_definitions_json(format: ApiFormat, defs: &[ToolDefinition]) -> Option<String> {
+    if format != ApiFormat::Anthropic {
+        return to_json_string(&defs);
+    }
+    let list: Vec<Json> = defs
+        .iter()
+        .map(|t| {
+            let mut m = Map::new();
+            m.insert("name".into(), Json::String(t.name.clone()));
+            if let Some(d) = t.description.as_ref().filter(|d| !d.is_empty()) {
+                m.insert("description".into(), Json::String(d.clone()));
+            }
+            if let Some(p) = &t.parameters {
+                m.insert(legacy::INPUT_SCHEMA.into(), p.clone());
+            }
+            Json::Object(m)
+        })
+        .collect();
+    to_json_string(&list)
+}
+
+/// Content attributes of the [`Flavour::Current`] flavour for calls in the OpenAI format
+/// (see [`current_content_attributes_for`]).
 pub fn current_content_attributes(content: &Content, out: &mut Vec<KeyValue>) {
+    current_content_attributes_for(ApiFormat::OpenAi, content, out);
+}
+
+/// Content attributes of the [`Flavour::Current`] flavour (JSON following the semconv schemas;
+/// tool definitions in the shape OpenLLMetry writes for `format`).
+pub fn current_content_attributes_for(
+    format: ApiFormat,
+    content: &Content,
+    out: &mut Vec<KeyValue>,
+) {
     if !content.input_messages.is_empty()
         && let Some(s) = to_json_string(&content.input_messages)
     {
@@ -274,7 +334,7 @@ pub fn current_content_attributes(content: &Content, out: &mut Vec<KeyValue>) {
         out.push(kv_str(attr::GEN_AI_SYSTEM_INSTRUCTIONS, s));
     }
     if !content.tool_definitions.is_empty()
-        && let Some(s) = to_json_string(&content.tool_definitions)
+        && let Some(s) = tool_definitions_json(format, &content.tool_definitions)
     {
         out.push(kv_str(attr::GEN_AI_TOOL_DEFINITIONS, s));
     }
@@ -343,8 +403,20 @@ fn legacy_tool_calls(prefix: &str, parts: &[Part], out: &mut Vec<KeyValue>) {
     }
 }
 
-/// Content attributes of the [`Flavour::Legacy`] flavour (indexed keys).
+/// Content attributes of the [`Flavour::Legacy`] flavour for calls in the OpenAI format
+/// (see [`legacy_content_attributes_for`]).
 pub fn legacy_content_attributes(content: &Content, out: &mut Vec<KeyValue>) {
+    legacy_content_attributes_for(ApiFormat::OpenAi, content, out);
+}
+
+/// Content attributes of the [`Flavour::Legacy`] flavour (indexed keys). Anthropic tool
+/// schemas go to `llm.request.functions.N.input_schema`, others to `.parameters`, as
+/// OpenLLMetry 0.53 wrote them.
+pub fn legacy_content_attributes_for(
+    format: ApiFormat,
+    content: &Content,
+    out: &mut Vec<KeyValue>,
+) {
     let mut i = 0;
     if !content.system_instructions.is_empty() {
         let prefix = format!("{}.{i}", legacy::GEN_AI_PROMPT);
@@ -391,7 +463,12 @@ pub fn legacy_content_attributes(content: &Content, out: &mut Vec<KeyValue>) {
             out.push(KeyValue::new(format!("{prefix}.description"), d.clone()));
         }
         if let Some(p) = &t.parameters {
-            out.push(KeyValue::new(format!("{prefix}.parameters"), p.to_string()));
+            let field = if format == ApiFormat::Anthropic {
+                legacy::INPUT_SCHEMA
+            } else {
+                "parameters"
+            };
+            out.push(KeyValue::new(format!("{prefix}.{field}"), p.to_string()));
         }
     }
 }
@@ -837,6 +914,124 @@ mod tests {
             without[0].body,
             json!({"index": 0, "finish_reason": "stop", "message": {"role": "thinking"}})
         );
+    }
+
+    // Expectations below come from upstream's code and tests (traceloop/openllmetry):
+    // 0.62 `tests/traces/test_chat.py` (system fingerprint, reasoning tokens),
+    // 0.62 `tests/test_messages.py` (Anthropic `input_schema`), and v0.53.4
+    // `anthropic/__init__.py` / `span_utils.py` / `openai/shared/__init__.py` (legacy).
+
+    #[test]
+    fn fingerprint_and_reasoning_tokens_use_upstream_names() {
+        let resp = ResponseRecord {
+            system_fingerprint: Some("fp_1".into()),
+            usage: Usage {
+                reasoning_output_tokens: Some(7),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        for f in [Flavour::Current, Flavour::Events] {
+            let mut out = Vec::new();
+            response_attributes(f, &resp, &mut out);
+            assert_eq!(
+                find(&out, "gen_ai.openai.response.system_fingerprint"),
+                Some(&Value::from("fp_1"))
+            );
+            assert_eq!(
+                find(&out, "gen_ai.usage.reasoning_tokens"),
+                Some(&Value::I64(7))
+            );
+            assert!(find(&out, "openai.response.system_fingerprint").is_none());
+            assert!(find(&out, "gen_ai.usage.reasoning.output_tokens").is_none());
+        }
+        let mut out = Vec::new();
+        response_attributes(Flavour::Legacy, &resp, &mut out);
+        assert_eq!(
+            find(&out, "gen_ai.openai.system_fingerprint"),
+            Some(&Value::from("fp_1"))
+        );
+        assert_eq!(
+            find(&out, "llm.usage.reasoning_tokens"),
+            Some(&Value::I64(7))
+        );
+    }
+
+    fn anthropic_tools() -> Content {
+        Content {
+            tool_definitions: vec![
+                ToolDefinition {
+                    kind: "function".into(),
+                    name: "get_weather".into(),
+                    description: Some("Weather".into()),
+                    parameters: Some(json!({"type": "object"})),
+                },
+                ToolDefinition {
+                    kind: "function".into(),
+                    name: "ping".into(),
+                    description: None,
+                    parameters: None,
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn anthropic_tool_definitions_keep_input_schema() {
+        let mut out = Vec::new();
+        current_content_attributes_for(ApiFormat::Anthropic, &anthropic_tools(), &mut out);
+        let defs: Json =
+            serde_json::from_str(&find(&out, "gen_ai.tool.definitions").unwrap().as_str()).unwrap();
+        assert_eq!(
+            defs,
+            json!([
+                {"name": "get_weather", "description": "Weather", "input_schema": {"type": "object"}},
+                {"name": "ping"}
+            ])
+        );
+        let mut out = Vec::new();
+        legacy_content_attributes_for(ApiFormat::Anthropic, &anthropic_tools(), &mut out);
+        assert_eq!(
+            find(&out, "llm.request.functions.0.input_schema").map(|v| v.as_str().into_owned()),
+            Some(r#"{"type":"object"}"#.to_owned())
+        );
+        assert!(find(&out, "llm.request.functions.0.parameters").is_none());
+        // OpenAI tools keep the semconv / upstream OpenAI shape.
+        let mut out = Vec::new();
+        current_content_attributes_for(ApiFormat::OpenAi, &anthropic_tools(), &mut out);
+        let defs: Json =
+            serde_json::from_str(&find(&out, "gen_ai.tool.definitions").unwrap().as_str()).unwrap();
+        assert_eq!(defs[0]["parameters"], json!({"type": "object"}));
+        assert_eq!(defs[0]["type"], "function");
+    }
+
+    #[test]
+    fn legacy_gen_ai_system_is_what_upstream_053_wrote() {
+        let attrs = |url: &str| {
+            let t = crate::detect::detect("POST", url).unwrap();
+            let mut out = Vec::new();
+            request_attributes(Flavour::Legacy, &t, &RequestRecord::default(), &mut out);
+            out
+        };
+        let s = |out: &[KeyValue], k: &str| find(out, k).map(|v| v.as_str().into_owned());
+        let a = attrs("https://api.anthropic.com/v1/messages");
+        assert_eq!(s(&a, "gen_ai.system").as_deref(), Some("Anthropic"));
+        assert_eq!(s(&a, "llm.request.type").as_deref(), Some("completion"));
+        let o = attrs("https://api.openai.com/v1/chat/completions");
+        assert_eq!(s(&o, "gen_ai.system").as_deref(), Some("openai"));
+        assert_eq!(s(&o, "llm.request.type").as_deref(), Some("chat"));
+        let z = attrs(
+            "https://x.openai.azure.com/openai/deployments/d/chat/completions?api-version=2024-02-01",
+        );
+        assert_eq!(s(&z, "gen_ai.system").as_deref(), Some("Azure"));
+        assert_eq!(legacy_system_value("openrouter"), "OpenRouter");
+        assert_eq!(legacy_system_value("aws.bedrock"), "AWS");
+        // The current flavour never writes `gen_ai.system`.
+        let t = crate::detect::detect("POST", "https://api.anthropic.com/v1/messages").unwrap();
+        let mut out = Vec::new();
+        request_attributes(Flavour::Current, &t, &RequestRecord::default(), &mut out);
+        assert!(find(&out, "gen_ai.system").is_none());
     }
 
     #[test]

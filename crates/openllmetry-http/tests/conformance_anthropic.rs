@@ -106,14 +106,15 @@ fn assistant(parts: Value, finish_reason: &str) -> Value {
     json!([{"role": "assistant", "parts": parts, "finish_reason": finish_reason}])
 }
 
-/// The `get_weather` / `get_time` tools of the tools cassettes, as semconv tool definitions.
+/// The `get_weather` / `get_time` tools of the tools cassettes, in the shape upstream writes
+/// to `gen_ai.tool.definitions` for Anthropic: `{name, description, input_schema}`
+/// (`tests/test_messages.py::test_anthropic_tools_legacy` asserts `tool_defs[0]["input_schema"]`).
 fn weather_time_tools() -> Value {
     json!([
         {
-            "type": "function",
             "name": "get_weather",
             "description": "Get the current weather in a given location",
-            "parameters": {
+            "input_schema": {
                 "type": "object",
                 "properties": {
                     "location": {
@@ -130,10 +131,9 @@ fn weather_time_tools() -> Value {
             }
         },
         {
-            "type": "function",
             "name": "get_time",
             "description": "Get the current time in a given time zone",
-            "parameters": {
+            "input_schema": {
                 "type": "object",
                 "properties": {
                     "timezone": {
@@ -697,6 +697,18 @@ fn check_metrics(capture: &Capture, calls: &[&Expect], port: u16) {
         assert!(e.stream);
         check_point_identity(&p, e, port);
     }
+    // Upstream's Anthropic stream records no time-to-first-token metric, and a success no
+    // exception.
+    assert!(
+        capture
+            .metric_points("gen_ai.server.time_to_first_token")
+            .is_empty()
+    );
+    assert!(
+        capture
+            .metric_points("llm.anthropic.completion.exceptions")
+            .is_empty()
+    );
 }
 
 /// The full current-flavour check of one call.
@@ -778,14 +790,11 @@ async fn legacy(cassette: &str, e: &Expect, expected: &[(&str, Value)]) {
         let port = r.server.addr().port();
         check_request(&span, e, port);
         check_response(&span, e);
-        assert_eq!(span.attr_str("gen_ai.system"), Some("anthropic"));
+        // OpenLLMetry 0.53 opened every Anthropic span with `gen_ai.system="Anthropic"` and
+        // `llm.request.type="completion"` (anthropic/__init__.py at v0.53.4).
+        assert_eq!(span.attr_str("gen_ai.system"), Some("Anthropic"));
         assert_eq!(span.attr_bool("llm.is_streaming"), Some(e.stream));
-        let request_type = if e.operation == "chat" {
-            "chat"
-        } else {
-            "completion"
-        };
-        assert_eq!(span.attr_str("llm.request.type"), Some(request_type));
+        assert_eq!(span.attr_str("llm.request.type"), Some("completion"));
         assert_eq!(span.attr_bool("gen_ai.request.stream"), None);
         assert_attr_i64(&span, "gen_ai.usage.prompt_tokens", e.input_tokens);
         assert_attr_i64(&span, "gen_ai.usage.completion_tokens", e.output_tokens);
@@ -1255,8 +1264,8 @@ async fn test_anthropic_tools_legacy() {
                 tools[0]["description"].clone(),
             ),
             (
-                "llm.request.functions.0.parameters",
-                tools[0]["parameters"].clone(),
+                "llm.request.functions.0.input_schema",
+                tools[0]["input_schema"].clone(),
             ),
             ("llm.request.functions.1.name", json!("get_time")),
             (
@@ -1264,8 +1273,8 @@ async fn test_anthropic_tools_legacy() {
                 tools[1]["description"].clone(),
             ),
             (
-                "llm.request.functions.1.parameters",
-                tools[1]["parameters"].clone(),
+                "llm.request.functions.1.input_schema",
+                tools[1]["input_schema"].clone(),
             ),
         ],
     )
@@ -1395,8 +1404,8 @@ async fn test_anthropic_tools_streaming_legacy() {
                 tools[0]["description"].clone(),
             ),
             (
-                "llm.request.functions.0.parameters",
-                tools[0]["parameters"].clone(),
+                "llm.request.functions.0.input_schema",
+                tools[0]["input_schema"].clone(),
             ),
             ("llm.request.functions.1.name", json!("get_time")),
             (
@@ -1404,8 +1413,8 @@ async fn test_anthropic_tools_streaming_legacy() {
                 tools[1]["description"].clone(),
             ),
             (
-                "llm.request.functions.1.parameters",
-                tools[1]["parameters"].clone(),
+                "llm.request.functions.1.input_schema",
+                tools[1]["input_schema"].clone(),
             ),
         ],
     )
@@ -1537,8 +1546,8 @@ async fn test_anthropic_tools_history_legacy() {
                 tools[0]["description"].clone(),
             ),
             (
-                "llm.request.functions.0.parameters",
-                tools[0]["parameters"].clone(),
+                "llm.request.functions.0.input_schema",
+                tools[0]["input_schema"].clone(),
             ),
             ("llm.request.functions.1.name", json!("get_time")),
             (
@@ -1546,8 +1555,8 @@ async fn test_anthropic_tools_history_legacy() {
                 tools[1]["description"].clone(),
             ),
             (
-                "llm.request.functions.1.parameters",
-                tools[1]["parameters"].clone(),
+                "llm.request.functions.1.input_schema",
+                tools[1]["input_schema"].clone(),
             ),
         ],
     )

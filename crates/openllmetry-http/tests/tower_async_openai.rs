@@ -169,7 +169,7 @@ fn check(run: &Run, w: &Want, content: bool) {
         Some(w.response_model)
     );
     assert_eq!(
-        attr_str(&span, "openai.response.system_fingerprint"),
+        attr_str(&span, "gen_ai.openai.response.system_fingerprint"),
         w.fingerprint
     );
     if w.finish_reasons.is_empty() {

@@ -65,6 +65,9 @@ pub const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str =
     "gen_ai.usage.cache_creation.input_tokens";
 /// Output tokens spent on reasoning.
 pub const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: &str = "gen_ai.usage.reasoning.output_tokens";
+/// Output tokens spent on reasoning, under the name OpenLLMetry 0.62 writes (the semconv
+/// name is [`GEN_AI_USAGE_REASONING_OUTPUT_TOKENS`]).
+pub const GEN_AI_USAGE_REASONING_TOKENS: &str = "gen_ai.usage.reasoning_tokens";
 /// Token type of a `gen_ai.client.token.usage` point (`input` / `output`).
 pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai.token.type";
 
@@ -91,6 +94,10 @@ pub const OPENAI_REQUEST_SERVICE_TIER: &str = "openai.request.service_tier";
 pub const OPENAI_RESPONSE_SERVICE_TIER: &str = "openai.response.service_tier";
 /// OpenAI: system fingerprint of the response.
 pub const OPENAI_RESPONSE_SYSTEM_FINGERPRINT: &str = "openai.response.system_fingerprint";
+/// OpenAI: system fingerprint of the response, under the name OpenLLMetry 0.62 writes (the
+/// pre-1.37 semconv name; the semconv name is [`OPENAI_RESPONSE_SYSTEM_FINGERPRINT`]).
+pub const GEN_AI_OPENAI_RESPONSE_SYSTEM_FINGERPRINT: &str =
+    "gen_ai.openai.response.system_fingerprint";
 /// OpenAI: which API (`chat_completions`, `responses`).
 pub const OPENAI_API_TYPE: &str = "openai.api.type";
 

@@ -25,3 +25,10 @@ pub const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str = "gen_ai.usage.cache_read_
 /// Cache-creation input tokens (legacy underscore form).
 pub const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str =
     "gen_ai.usage.cache_creation_input_tokens";
+/// OpenAI system fingerprint (OpenLLMetry 0.53 `LLM_OPENAI_RESPONSE_SYSTEM_FINGERPRINT`).
+pub const GEN_AI_OPENAI_SYSTEM_FINGERPRINT: &str = "gen_ai.openai.system_fingerprint";
+/// Reasoning output tokens (OpenLLMetry 0.53 `LLM_USAGE_REASONING_TOKENS`).
+pub const LLM_USAGE_REASONING_TOKENS: &str = "llm.usage.reasoning_tokens";
+/// Suffix of the Anthropic tool schema in legacy tool definitions
+/// (`llm.request.functions.N.input_schema`).
+pub const INPUT_SCHEMA: &str = "input_schema";

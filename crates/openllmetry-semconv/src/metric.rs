@@ -15,6 +15,22 @@ pub const GEN_AI_CLIENT_GENERATION_CHOICES: &str = "gen_ai.client.generation.cho
 /// Counter of instrumentation faults (openllmetry-rs), unit `{fault}`.
 pub const OPENLLMETRY_INSTRUMENTATION_FAULTS: &str = "openllmetry.instrumentation.faults";
 
+/// OpenLLMetry: histogram of the time to the first token of a streamed OpenAI chat
+/// completion, unit `s` (the name OpenLLMetry 0.62 uses).
+pub const GEN_AI_SERVER_TIME_TO_FIRST_TOKEN: &str = "gen_ai.server.time_to_first_token";
+/// OpenLLMetry: histogram of the time from the first chunk to the end of a streamed OpenAI
+/// chat completion, unit `s`.
+pub const LLM_CHAT_COMPLETIONS_STREAMING_TIME_TO_GENERATE: &str =
+    "llm.chat_completions.streaming_time_to_generate";
+/// OpenLLMetry: counter of the length of the first returned embedding vector, unit `element`.
+pub const LLM_OPENAI_EMBEDDINGS_VECTOR_SIZE: &str = "llm.openai.embeddings.vector_size";
+/// OpenLLMetry: counter of failed OpenAI chat completions, unit `time`.
+pub const LLM_OPENAI_CHAT_COMPLETIONS_EXCEPTIONS: &str = "llm.openai.chat_completions.exceptions";
+/// OpenLLMetry: counter of failed OpenAI embeddings calls, unit `time`.
+pub const LLM_OPENAI_EMBEDDINGS_EXCEPTIONS: &str = "llm.openai.embeddings.exceptions";
+/// OpenLLMetry: counter of failed Anthropic calls (messages and completions), unit `time`.
+pub const LLM_ANTHROPIC_COMPLETION_EXCEPTIONS: &str = "llm.anthropic.completion.exceptions";
+
 /// Advisory bucket boundaries of `gen_ai.client.token.usage`.
 pub const TOKEN_USAGE_BUCKETS: &[f64] = &[
     1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,

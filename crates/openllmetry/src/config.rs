@@ -78,6 +78,7 @@ env_vars! {
     TRACELOOP_EXPORT_MAX_REQUEST_BYTES = "TRACELOOP_EXPORT_MAX_REQUEST_BYTES", "4194304", "Maximum encoded size in bytes of one span export request; batches are split to fit and a span too large on its own is exported with its largest attribute values truncated (marked `openllmetry.truncated`).";
     TRACELOOP_EXPORT_QUEUE_MAX_BYTES = "TRACELOOP_EXPORT_QUEUE_MAX_BYTES", "67108864", "Byte budget of the spans waiting for export; past it, new spans are exported with their largest attribute values truncated (marked `openllmetry.truncated`).";
     TRACELOOP_METRICS_CARDINALITY_LIMIT = "TRACELOOP_METRICS_CARDINALITY_LIMIT", "500", "Maximum number of attribute sets (series) per metric instrument; further ones are aggregated into the overflow series `otel.metric.overflow=true`.";
+    OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "unset", "Boolean; the OpenTelemetry GenAI instrumentations' content switch, read when `TRACELOOP_TRACE_CONTENT` is unset (the Traceloop variable wins, as `TRACELOOP_BASE_URL` wins over `OTEL_EXPORTER_OTLP_ENDPOINT`).";
 }
 
 /// The default endpoint used when an API key is configured but no endpoint.
@@ -882,7 +883,9 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
         || config.log_exporter.is_some()
         || config.logging.or(logging_env).unwrap_or(false);
     let metrics_env = env.bool(TRACELOOP_METRICS_ENABLED);
-    let content_env = env.bool(TRACELOOP_TRACE_CONTENT);
+    let content_env = env
+        .bool(TRACELOOP_TRACE_CONTENT)
+        .or_else(|| env.bool(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT));
     let propagation_env = env.bool(TRACELOOP_TRACE_CONTEXT_PROPAGATION);
     let batch_env = env.bool(TRACELOOP_DISABLE_BATCH);
     let mask_env = env.bool(TRACELOOP_MASK_SECRETS);
@@ -945,6 +948,23 @@ mod tests {
         let mut env = Env::new(&lookup);
         let r = resolve(config, &mut env);
         (r, env.errors)
+    }
+
+    #[test]
+    fn otel_genai_content_switch_is_read_below_the_traceloop_one() {
+        let key = OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT;
+        let (r, errs) = resolve_with(&Config::new(), &[(key, "false")]);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert!(!r.content_capture);
+        let (r, _) = resolve_with(
+            &Config::new(),
+            &[(key, "false"), (TRACELOOP_TRACE_CONTENT, "true")],
+        );
+        assert!(r.content_capture, "the Traceloop variable wins");
+        let (r, _) = resolve_with(&Config::new().with_content_capture(true), &[(key, "false")]);
+        assert!(r.content_capture, "code wins over the environment");
+        let (r, _) = resolve_with(&Config::new(), &[]);
+        assert!(r.content_capture, "default on");
     }
 
     #[test]
