@@ -391,12 +391,16 @@ fn start(
         if r.content_capture { "on" } else { "off" },
         r.flavour.as_str(),
     );
+    // One line: the console notice (when it applies) and the telemetry status.
+    let status = telemetry_status.to_string();
+    let status = status.strip_prefix("openllmetry: ").unwrap_or(&status);
     if r.console && r.traces.is_none() {
         eprintln!(
-            "openllmetry: no endpoint, API key or exporter configured: printing traces to the console (set TRACELOOP_BASE_URL or OTEL_EXPORTER_OTLP_ENDPOINT to export)"
+            "openllmetry: no endpoint, API key or exporter configured: printing traces to the console (set TRACELOOP_BASE_URL or OTEL_EXPORTER_OTLP_ENDPOINT to export); {status}"
         );
+    } else {
+        eprintln!("openllmetry: {status}");
     }
-    eprintln!("{telemetry_status}");
     Ok(OpenLlmetry {
         tracer_provider: Some(tracer_provider),
         meter_provider,
