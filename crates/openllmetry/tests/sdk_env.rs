@@ -174,12 +174,18 @@ fn zero_setup_prints_the_trace_to_the_console_and_says_so_once() {
         err.contains("prompt: Tell me a joke about opentelemetry"),
         "{err}"
     );
-    // Lines init itself prints: just one.
+    // Init itself prints one line: the console notice and the telemetry status together
+    // (before, the status came on a second `openllmetry telemetry: …` line).
     let init_lines: Vec<&str> = err
         .lines()
-        .filter(|l| l.starts_with("openllmetry:"))
+        .filter(|l| l.starts_with("openllmetry"))
         .collect();
     assert_eq!(init_lines.len(), 1, "{err}");
+    assert!(
+        init_lines[0].starts_with("openllmetry: no endpoint")
+            && init_lines[0].contains("; telemetry: "),
+        "{err}"
+    );
 }
 
 #[test]
