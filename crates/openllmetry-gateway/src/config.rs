@@ -14,8 +14,10 @@ pub const DEFAULT_OPENAI_UPSTREAM: &str = "https://api.openai.com/v1";
 /// Default Anthropic upstream.
 pub const DEFAULT_ANTHROPIC_UPSTREAM: &str = "https://api.anthropic.com";
 
-/// Gateway settings.
+/// Gateway settings. Start from [`GatewayConfig::default`] and set fields (the struct grows
+/// with new settings, so it cannot be built with a literal outside this crate).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GatewayConfig {
     /// Address to listen on.
     pub listen: SocketAddr,

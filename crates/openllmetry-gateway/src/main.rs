@@ -435,12 +435,10 @@ async fn demo() -> anyhow::Result<()> {
     ])
     .spawn()?;
     let otel = openllmetry::init(openllmetry::Config::new().with_app_name("openllmetry-demo"));
-    let config = GatewayConfig {
-        listen: "127.0.0.1:0".parse()?,
-        openai_upstream: format!("{}/v1", upstream.base_url()),
-        anthropic_upstream: upstream.base_url(),
-        ..GatewayConfig::default()
-    };
+    let mut config = GatewayConfig::default();
+    config.listen = "127.0.0.1:0".parse()?;
+    config.openai_upstream = format!("{}/v1", upstream.base_url());
+    config.anthropic_upstream = upstream.base_url();
     let gw = openllmetry_gateway::start(config, std::future::pending()).await?;
     eprintln!(
         "demo: replay on {}, gateway on {}; sending a workflow's two calls through the gateway\n",
