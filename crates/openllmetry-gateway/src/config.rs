@@ -27,8 +27,10 @@ pub const DEFAULT_MISTRAL_UPSTREAM: &str = "https://api.mistral.ai";
 /// Default Amazon Bedrock runtime upstream (`/bedrock/<rest>` goes to `<upstream>/<rest>`).
 pub const DEFAULT_BEDROCK_UPSTREAM: &str = "https://bedrock-runtime.us-east-1.amazonaws.com";
 
-/// Gateway settings.
+/// Gateway settings. Start from [`GatewayConfig::default`] and set fields (the struct grows
+/// with new settings, so it cannot be built with a literal outside this crate).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GatewayConfig {
     /// Address to listen on.
     pub listen: SocketAddr,

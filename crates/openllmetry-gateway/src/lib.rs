@@ -7,6 +7,13 @@
 //! JSON itself: it forwards through [`openllmetry_http::OpenLlmService`] over a
 //! `reqwest::Client`, which feeds the instrumentation core.
 //!
+//! The `openllmetry` binary (`cargo install openllmetry-gateway`) runs it: `openllmetry
+//! gateway`, plus `openllmetry replay` (a fake provider from recorded exchanges, crate
+//! [`openllmetry_replay`]) and `openllmetry demo` (both together, a trace printed, no API key).
+//! Library use: [`start`] with a [`GatewayConfig`]; it fails with a [`StartError`]. The
+//! repository's `crates/openllmetry-gateway/examples/` hold helpers for soak runs (e.g.
+//! `otlp_flapping.rs`, a collector that comes and goes).
+//!
 //! Routing:
 //!
 //! | request path | upstream |
@@ -48,6 +55,7 @@
 )]
 
 mod config;
+mod error;
 mod proxy;
 pub mod sigv4;
 
@@ -59,5 +67,6 @@ pub use config::{
 };
 pub use config::{DEFAULT_COHERE_UPSTREAM, DEFAULT_MISTRAL_UPSTREAM, DEFAULT_OLLAMA_UPSTREAM};
 pub use config::{DEFAULT_GEMINI_UPSTREAM, DEFAULT_VERTEX_UPSTREAM};
+pub use error::StartError;
 pub use proxy::FAULTS_PATH;
 pub use proxy::{RunningGateway, start};

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use openllmetry_gateway::{FAULTS_PATH, GatewayConfig, redact_url};
-use openllmetry_testkit::cassette::Cassette;
-use openllmetry_testkit::replay::ReplayServer;
+use openllmetry_replay::cassette::Cassette;
+use openllmetry_replay::replay::{ReceivedRequest, ReplayServer};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -99,7 +99,9 @@ enum Command {
         /// Worker threads of the replay server.
         #[arg(long, default_value_t = 1)]
         workers: usize,
-        /// Cassette files or directories of cassettes (default: the bundled ones).
+        /// Cassette files or directories of cassettes (default: the recordings embedded in the
+        /// binary: OpenAI chat, streamed chat and embeddings, Anthropic messages and streamed
+        /// messages).
         paths: Vec<PathBuf>,
     },
     /// SDK telemetry.
@@ -141,25 +143,49 @@ fn init_logs() {
         .try_init();
 }
 
-fn load_cassettes(paths: &[PathBuf]) -> anyhow::Result<Cassette> {
-    let paths = if paths.is_empty() {
-        vec![openllmetry_testkit::cassette::cassettes_dir()]
-    } else {
-        paths.to_vec()
-    };
+/// The cassettes to serve, each with its name: the embedded set when `paths` is empty.
+fn load_cassettes(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, Cassette)>> {
+    if paths.is_empty() {
+        return Ok(openllmetry_replay::embedded::all()
+            .into_iter()
+            .map(|(name, c)| (format!("embedded:{name}"), c))
+            .collect());
+    }
     let mut all = Vec::new();
     for p in paths {
         if p.is_dir() {
-            for (_, c) in
-                Cassette::load_dir(&p).with_context(|| format!("loading {}", p.display()))?
+            for (path, c) in
+                Cassette::load_dir(p).with_context(|| format!("loading {}", p.display()))?
             {
-                all.push(c);
+                all.push((path.display().to_string(), c));
             }
         } else {
-            all.push(Cassette::load(&p).with_context(|| format!("loading {}", p.display()))?);
+            let c = Cassette::load(p).with_context(|| format!("loading {}", p.display()))?;
+            all.push((p.display().to_string(), c));
         }
     }
-    Ok(Cassette::concat(all))
+    Ok(all)
+}
+
+/// A replay server over named cassettes that logs every request and what answered it
+/// (`cassette #interaction`, or `no match`) on stderr.
+fn replay_pool(cassettes: Vec<(String, Cassette)>) -> openllmetry_replay::ReplayBuilder {
+    let mut labels = Vec::new();
+    for (name, c) in &cassettes {
+        labels.extend((0..c.interactions.len()).map(|i| format!("{name} #{i}")));
+    }
+    let log = move |req: &ReceivedRequest| match req.interaction.and_then(|i| labels.get(i)) {
+        Some(label) => tracing::info!(
+            method = %req.method, path = %req.path_and_query, "replay: answered from {label}"
+        ),
+        None => tracing::warn!(
+            method = %req.method, path = %req.path_and_query, "replay: no match (answered 599)"
+        ),
+    };
+    ReplayServer::pool(Cassette::concat(cassettes.into_iter().map(|(_, c)| c)))
+        .reuse(true)
+        .honour_accept_encoding(true)
+        .on_request(log)
 }
 
 async fn shutdown_signal() {
@@ -447,6 +473,7 @@ async fn replay(
             interaction.request.path()
         );
         let server = ReplayServer::looping(interaction)
+            .honour_accept_encoding(true)
             .worker_threads(workers)
             .bind(listen)
             .spawn()
@@ -461,10 +488,9 @@ async fn replay(
         server.shutdown();
         return Ok(());
     }
-    let cassette = load_cassettes(&paths)?;
-    let n = cassette.interactions.len();
-    let server = ReplayServer::pool(cassette)
-        .reuse(true)
+    let cassettes = load_cassettes(&paths)?;
+    let n: usize = cassettes.iter().map(|(_, c)| c.interactions.len()).sum();
+    let server = replay_pool(cassettes)
         .worker_threads(workers)
         .bind(listen)
         .spawn()
@@ -483,21 +509,23 @@ async fn replay(
 
 async fn demo() -> anyhow::Result<()> {
     use openllmetry::entity::Entity;
-    let chat = Cassette::load_named("openai/test_chat/test_chat.yaml")?;
-    let messages =
-        Cassette::load_named("anthropic/test_messages/test_anthropic_message_create_legacy.yaml")?;
+    // Embedded in the binary: the demo works from an installed binary, in any directory.
+    const CHAT: &str = "openai/test_chat/test_chat.yaml";
+    const MESSAGES: &str = "anthropic/test_messages/test_anthropic_message_create_legacy.yaml";
+    let chat = Cassette::load_named(CHAT)?;
+    let messages = Cassette::load_named(MESSAGES)?;
     let openai_request = chat.interactions[0].request.body.clone();
     let anthropic_request = messages.interactions[0].request.body.clone();
-    let upstream = ReplayServer::pool(Cassette::concat([chat, messages]))
-        .reuse(true)
-        .spawn()?;
+    let upstream = replay_pool(vec![
+        (format!("embedded:{CHAT}"), chat),
+        (format!("embedded:{MESSAGES}"), messages),
+    ])
+    .spawn()?;
     let otel = openllmetry::init(openllmetry::Config::new().with_app_name("openllmetry-demo"));
-    let config = GatewayConfig {
-        listen: "127.0.0.1:0".parse()?,
-        openai_upstream: format!("{}/v1", upstream.base_url()),
-        anthropic_upstream: upstream.base_url(),
-        ..GatewayConfig::default()
-    };
+    let mut config = GatewayConfig::default();
+    config.listen = "127.0.0.1:0".parse()?;
+    config.openai_upstream = format!("{}/v1", upstream.base_url());
+    config.anthropic_upstream = upstream.base_url();
     let gw = openllmetry_gateway::start(config, std::future::pending()).await?;
     eprintln!(
         "demo: replay on {}, gateway on {}; sending a workflow's two calls through the gateway\n",
@@ -537,7 +565,7 @@ async fn demo() -> anyhow::Result<()> {
             let (s, n) = Entity::task("tell_openai_joke")
                 .instrument(send("/v1/chat/completions", openai_request, false))
                 .await?;
-            eprintln!("OpenAI call through the gateway: HTTP {s}, {n} bytes (gzip, passed through unchanged)");
+            eprintln!("OpenAI call through the gateway: HTTP {s}, {n} bytes");
             let (s, n) = Entity::task("tell_anthropic_joke")
                 .instrument(send("/v1/messages", anthropic_request, true))
                 .await?;

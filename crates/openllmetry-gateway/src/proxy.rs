@@ -1,5 +1,6 @@
 //! The proxy: routing, forwarding through the instrumenting service, and streaming back.
 
+use crate::error::StartError;
 use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -804,7 +805,7 @@ fn upstream_url(base: &str, rest: &str, query: Option<&str>) -> Option<reqwest::
 }
 
 /// The router and the in-flight tracker it shares with the server loop.
-fn router(config: GatewayConfig) -> anyhow::Result<(Router, Arc<InFlight>)> {
+fn router(config: GatewayConfig) -> Result<(Router, Arc<InFlight>), StartError> {
     let client = reqwest::Client::builder()
         .connect_timeout(config.connect_timeout)
         .read_timeout(config.read_timeout)
@@ -816,7 +817,8 @@ fn router(config: GatewayConfig) -> anyhow::Result<(Router, Arc<InFlight>)> {
         .no_brotli()
         .no_deflate()
         .no_zstd()
-        .build()?;
+        .build()
+        .map_err(StartError::Client)?;
     let service = tower_layer_apply(client, config.upstream_labels());
     let inflight = Arc::new(InFlight::new());
     // The process-wide observation budget: request copies here, parsing and response
@@ -1008,16 +1010,20 @@ async fn accept_loop(
     connections
 }
 
-/// Binds and starts serving. The returned handle stops the server on
+/// Binds and starts serving (errors: [`StartError`]). The returned handle stops the server on
 /// [`RunningGateway::shutdown`]; `signal` (e.g. SIGINT/SIGTERM) stops it too.
 pub async fn start(
     config: GatewayConfig,
     signal: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<RunningGateway> {
-    config.validate()?;
+) -> Result<RunningGateway, StartError> {
+    config.validate().map_err(StartError::Config)?;
     let drain = config.drain_timeout;
-    let listener = TcpListener::bind(config.listen).await?;
-    let addr = listener.local_addr()?;
+    let bind_error = |source| StartError::Bind {
+        addr: config.listen,
+        source,
+    };
+    let listener = TcpListener::bind(config.listen).await.map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
     let builder = Arc::new(server_builder(&config));
     let max_connections = config.max_connections;
     let (app, inflight) = router(config)?;

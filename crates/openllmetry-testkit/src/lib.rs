@@ -1,10 +1,8 @@
 //! Test support for openllmetry-rs (dev-only, not published).
 //!
-//! * [`cassette`]: load the vendored VCR.py cassettes (`cassettes/openllmetry`, see its
-//!   `SOURCE.md`) into [`Cassette`]s, keeping response bytes exactly as recorded.
-//! * [`replay`]: a [`ReplayServer`] that serves interactions over real loopback HTTP/1.1 with
-//!   vcrpy semantics, a pool mode (fake provider), a loop mode (benchmarks), streamed SSE and
-//!   fault injection.
+//! * [`cassette`] and [`replay`]: re-exported from the publishable `openllmetry-replay` crate
+//!   (cassette loading, the vendored cassettes in its `cassettes/openllmetry`, see
+//!   `SOURCE.md` there, and the loopback [`ReplayServer`]), so tests keep their paths.
 //! * [`otlp`]: an [`OtlpReceiver`] for wire tests (OTLP/HTTP protobuf + JSON and OTLP/gRPC),
 //!   keeping decoded requests and every raw byte.
 //! * [`capture`]: [`Capture`], SDK providers wired to in-memory exporters, with attribute
@@ -16,11 +14,10 @@
 //! * [`telemetry_receiver`]: the receiver for the SDK's own telemetry reports.
 
 pub mod capture;
-pub mod cassette;
+pub use openllmetry_replay::{cassette, replay};
 pub mod flat;
 pub mod hostile;
 pub mod otlp;
-pub mod replay;
 pub mod telemetry_receiver;
 
 pub use capture::{Capture, SpanDataExt};

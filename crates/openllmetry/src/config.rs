@@ -53,6 +53,7 @@ env_vars! {
     TRACELOOP_MASK_SECRETS = "TRACELOOP_MASK_SECRETS", "false", "Boolean; mask API keys, bearer tokens and e-mail addresses inside recorded content.";
     TRACELOOP_TELEMETRY = "TRACELOOP_TELEMETRY", "local", "SDK fault telemetry level: `off`, `local`, `on` or `debug` (see TELEMETRY.md).";
     TRACELOOP_TELEMETRY_ENDPOINT = "TRACELOOP_TELEMETRY_ENDPOINT", "see TELEMETRY.md", "Where `on`-level telemetry reports are posted.";
+    OPENLLMETRY_CONSOLE_STREAM = "OPENLLMETRY_CONSOLE_STREAM", "stderr", "Where the console exporter prints traces: `stderr` or `stdout`.";
     DO_NOT_TRACK = "DO_NOT_TRACK", "unset", "`1`/`true` forces SDK telemetry off.";
     CI = "CI", "unset", "When set (to anything but `false`/`0`), SDK telemetry is off.";
     OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED", "false", "Boolean; true turns the whole SDK off.";

@@ -53,14 +53,62 @@ impl fmt::Debug for ConsoleExporter {
     }
 }
 
+/// Where the console exporter writes, chosen by `OPENLLMETRY_CONSOLE_STREAM`
+/// ([`crate::config::OPENLLMETRY_CONSOLE_STREAM`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ConsoleStream {
+    /// Standard error (the default): traces never mix with the application's own output.
+    #[default]
+    Stderr,
+    /// Standard output.
+    Stdout,
+}
+
+impl ConsoleStream {
+    /// Parses a value of `OPENLLMETRY_CONSOLE_STREAM` (`stderr` or `stdout`,
+    /// case-insensitive, surrounding whitespace ignored); `None` for anything else.
+    pub fn parse(value: &str) -> Option<ConsoleStream> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "stderr" => Some(ConsoleStream::Stderr),
+            "stdout" => Some(ConsoleStream::Stdout),
+            _ => None,
+        }
+    }
+
+    /// The stream named by `OPENLLMETRY_CONSOLE_STREAM`; stderr when unset or invalid (an
+    /// invalid value is reported once on stderr).
+    pub fn from_env() -> ConsoleStream {
+        let Ok(v) = std::env::var(crate::config::OPENLLMETRY_CONSOLE_STREAM) else {
+            return ConsoleStream::default();
+        };
+        ConsoleStream::parse(&v).unwrap_or_else(|| {
+            eprintln!(
+                "openllmetry: invalid value {v:?} for {}; using stderr",
+                crate::config::OPENLLMETRY_CONSOLE_STREAM
+            );
+            ConsoleStream::default()
+        })
+    }
+
+    fn sink(self) -> Box<dyn Write + Send> {
+        match self {
+            ConsoleStream::Stderr => Box::new(std::io::stderr()),
+            ConsoleStream::Stdout => Box::new(std::io::stdout()),
+        }
+    }
+}
+
 impl Default for ConsoleExporter {
+    /// Writes to the stream chosen by `OPENLLMETRY_CONSOLE_STREAM` (stderr by default).
     fn default() -> Self {
-        Self::new(Box::new(std::io::stdout()))
+        Self::new(ConsoleStream::from_env().sink())
     }
 }
 
 impl ConsoleExporter {
-    /// A console exporter writing to `sink` (stdout by default).
+    /// A console exporter writing to `sink` ([`ConsoleExporter::default`] writes to stderr,
+    /// or to the stream chosen by `OPENLLMETRY_CONSOLE_STREAM`).
     pub fn new(sink: Box<dyn Write + Send>) -> Self {
         ConsoleExporter {
             sink: Arc::new(Mutex::new(sink)),

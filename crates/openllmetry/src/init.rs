@@ -392,12 +392,18 @@ fn start(
         if r.content_capture { "on" } else { "off" },
         r.flavour.as_str(),
     );
+    // Init prints one line: the telemetry status, preceded (in console mode) by the notice
+    // that traces go to the console.
+    let status = telemetry_status.to_string();
     if r.console && r.traces.is_none() {
+        // `openllmetry telemetry: …` becomes `telemetry: …` after the notice's own prefix.
+        let status = status.strip_prefix("openllmetry ").unwrap_or(&status);
         eprintln!(
-            "openllmetry: no endpoint, API key or exporter configured: printing traces to the console (set TRACELOOP_BASE_URL or OTEL_EXPORTER_OTLP_ENDPOINT to export)"
+            "openllmetry: no endpoint, API key or exporter configured: printing traces to the console (set TRACELOOP_BASE_URL or OTEL_EXPORTER_OTLP_ENDPOINT to export); {status}"
         );
+    } else {
+        eprintln!("{status}");
     }
-    eprintln!("{telemetry_status}");
     Ok(OpenLlmetry {
         tracer_provider: Some(tracer_provider),
         meter_provider,

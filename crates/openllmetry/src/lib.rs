@@ -22,6 +22,16 @@
 //!   [`entity`] API) create entity spans; [`association`] scopes properties onto every span.
 //! * [`telemetry`]: anonymous SDK fault reports, local-only unless you opt in (TELEMETRY.md).
 //!
+//! Examples (in the repository's `crates/openllmetry/examples/`): `readme.rs` (the README's
+//! complete program: `cargo run -p openllmetry --example readme`) and `workflow.rs` (a
+//! workflow with two tasks against the cassette replayer).
+//!
+//! For applications in any language there is the instrumenting gateway, the `openllmetry`
+//! binary of the crate [`openllmetry-gateway`](https://docs.rs/openllmetry-gateway)
+//! (`cargo install openllmetry-gateway`, then `openllmetry gateway`, or `openllmetry demo`
+//! to see a trace with no API key): point a client's base URL at it and every call becomes
+//! the same spans and metrics.
+//!
 #![doc = include_str!("docs/configuration.md")]
 #![warn(
     missing_docs,

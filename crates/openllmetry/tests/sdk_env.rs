@@ -22,6 +22,7 @@ fn child(test: &str, env: &[(&str, &str)]) -> (bool, String, String) {
         "TRACELOOP_OUTPUT_FLAVOUR",
         "OTEL_SDK_DISABLED",
         "TRACELOOP_TELEMETRY",
+        "OPENLLMETRY_CONSOLE_STREAM",
     ] {
         cmd.env_remove(var);
     }
@@ -165,10 +166,36 @@ fn zero_setup_prints_the_trace_to_the_console_and_says_so_once() {
         1,
         "{err}"
     );
+    // The trace goes to stderr by default, never mixed with the application's stdout.
+    assert!(!out.contains("openai.chat"), "{out}");
+    assert!(err.contains("openai.chat"), "{err}");
+    assert!(err.contains("tokens: 15 in / 19 out"), "{err}");
+    assert!(
+        err.contains("prompt: Tell me a joke about opentelemetry"),
+        "{err}"
+    );
+    // Init itself prints one line: the console notice and the telemetry status together
+    // (before, the status came on a second `openllmetry telemetry: …` line).
+    let init_lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("openllmetry"))
+        .collect();
+    assert_eq!(init_lines.len(), 1, "{err}");
+    assert!(
+        init_lines[0].starts_with("openllmetry: no endpoint")
+            && init_lines[0].contains("; telemetry: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn console_stream_switch_selects_stdout() {
+    let (ok, out, err) = child(
+        "child_zero_setup",
+        &[("OPENLLMETRY_CONSOLE_STREAM", "stdout")],
+    );
+    assert!(ok, "{err}");
     assert!(out.contains("openai.chat"), "{out}");
     assert!(out.contains("tokens: 15 in / 19 out"), "{out}");
-    assert!(
-        out.contains("prompt: Tell me a joke about opentelemetry"),
-        "{out}"
-    );
+    assert!(!err.contains("openai.chat"), "{err}");
 }

@@ -284,7 +284,13 @@ impl GatewayProcess {
     }
 
     /// Starts `cmd` (a [`binary_command`] running `gateway`), exporting to `otlp` if given.
-    pub fn spawn_command(mut cmd: Command, otlp: Option<&str>) -> GatewayProcess {
+    pub fn spawn_command(cmd: Command, otlp: Option<&str>) -> GatewayProcess {
+        GatewayProcess::spawn_until(cmd, otlp, "gateway listening")
+    }
+
+    /// Starts `cmd` (any [`binary_command`] that logs `addr=` on a stderr line containing
+    /// `ready` once it listens), exporting to `otlp` if given.
+    pub fn spawn_until(mut cmd: Command, otlp: Option<&str>, ready: &str) -> GatewayProcess {
         if let Some(endpoint) = otlp {
             cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
             // Export soon after each call (defaults: 5 s for spans, 60 s for metrics), unless
@@ -308,10 +314,10 @@ impl GatewayProcess {
         stderr.collect(child.stderr.take().unwrap());
         let stdout = Arc::new(Output::default());
         stdout.collect(child.stdout.take().unwrap());
-        let line = stderr.wait_for(|l| l.contains("gateway listening"), PATIENCE);
+        let line = stderr.wait_for(|l| l.contains(ready), PATIENCE);
         let Some(line) = line else {
             let _ = child.kill();
-            panic!("the gateway did not start; stderr:\n{}", stderr.text());
+            panic!("the binary did not start; stderr:\n{}", stderr.text());
         };
         let addr = line
             .split_whitespace()

@@ -1,7 +1,7 @@
 //! Tests of the Anthropic parsers.
 //!
 //! `testdata/` holds bodies and streams decoded byte-for-byte from the vendored cassettes in
-//! `crates/openllmetry-testkit/cassettes/openllmetry/anthropic/` (gzip bodies inflated); the
+//! `crates/openllmetry-replay/cassettes/openllmetry/anthropic/` (gzip bodies inflated); the
 //! expected values in the cassette tests were read from those files.
 
 use super::*;

@@ -1,7 +1,7 @@
 //! Tests of the OpenAI parsers.
 //!
 //! `testdata/` holds bodies and streams decoded byte-for-byte from the vendored cassettes in
-//! `crates/openllmetry-testkit/cassettes/openllmetry/openai/` (gzip bodies inflated):
+//! `crates/openllmetry-replay/cassettes/openllmetry/openai/` (gzip bodies inflated):
 //!
 //! | file | cassette, interaction |
 //! |---|---|

@@ -9,8 +9,10 @@
 //! * **Pool mode** ([`ReplayServer::pool`]): a fake provider serving many cassettes at once.
 //!   For each request, the first unplayed interaction that matches best wins, in this order:
 //!   same method + path + query *and* an equal JSON body; an equal JSON body (same method, any
-//!   path); same method + path + query. With [`ReplayBuilder::reuse`], played interactions are
-//!   considered again (same order) when no unplayed one matches.
+//!   path); same method + path + query *and* the same `stream` flag in the JSON body (absent
+//!   counts as `false`), so a streaming request never gets a plain JSON answer or the reverse.
+//!   With [`ReplayBuilder::reuse`], played interactions are considered again (same order) when
+//!   no unplayed one matches.
 //! * **Loop mode** ([`ReplayServer::looping`]): one interaction answers every request, as fast
 //!   as possible (for benchmarks). Requests are not recorded unless
 //!   [`ReplayBuilder::record_requests`] is set.
@@ -18,20 +20,25 @@
 //! Responses carry the recorded status and headers minus hop-by-hop and length headers
 //! (`Content-Length`, `Transfer-Encoding`, `Connection`, `Keep-Alive`, ...; hyper frames the
 //! body itself); `Content-Encoding` and `Content-Type` are kept and the body bytes are the
-//! recorded ones (a gzip body is served gzip-compressed). A `text/event-stream` body is sent
+//! recorded ones (a gzip body is served gzip-compressed). With
+//! [`ReplayBuilder::honour_accept_encoding`], a recorded gzip body goes to a client whose
+//! `Accept-Encoding` does not accept gzip decompressed, without `Content-Encoding` (clients that
+//! accept gzip still get the exact recorded bytes). A `text/event-stream` body is sent
 //! **one event per body frame**, each flushed to the socket before the next is produced, with
 //! an optional delay before each event ([`ReplayBuilder::with_event_delay`]).
 //!
 //! A request that matches nothing gets status [`UNMATCHED_STATUS`] (599) with a plain-text
 //! explanation and is counted ([`ReplayServer::unmatched`]). Every request is recorded
-//! ([`ReplayServer::requests`]). All accepted sockets have `TCP_NODELAY` set.
+//! ([`ReplayServer::requests`]); [`ReplayBuilder::on_request`] sees each one with the index of
+//! the interaction that answered it, as it is answered. All accepted sockets have `TCP_NODELAY`
+//! set.
 //!
 //! The server runs on its own thread and Tokio runtime, so it works the same from async tests,
 //! blocking tests and tests that block on a child process; it stops when dropped.
 //!
 //! ```no_run
 //! # async fn demo() {
-//! use openllmetry_testkit::{cassette::Cassette, replay::ReplayServer};
+//! use openllmetry_replay::{cassette::Cassette, replay::ReplayServer};
 //! let cassette = Cassette::load_named("openai/test_chat/test_chat.yaml").unwrap();
 //! let server = ReplayServer::start(&cassette).await;
 //! // point a client at format!("{}/v1", server.base_url()) ...
@@ -61,7 +68,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 
-use crate::cassette::{Interaction, split_sse_events};
+use crate::cassette::{Interaction, gunzip, split_sse_events};
 
 /// Status of the answer to a request that matches no interaction (vcrpy raises
 /// `CannotOverwriteExistingCassetteException` instead). Configurable with
@@ -190,6 +197,16 @@ fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
     pairs
 }
 
+/// A callback run for every request the server answers (see [`ReplayBuilder::on_request`]).
+#[derive(Clone)]
+struct RequestHook(Arc<dyn Fn(&ReceivedRequest) + Send + Sync>);
+
+impl fmt::Debug for RequestHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RequestHook")
+    }
+}
+
 /// Configures and starts a [`ReplayServer`].
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until started"]
@@ -197,6 +214,8 @@ pub struct ReplayBuilder {
     interactions: Vec<Interaction>,
     mode: ReplayMode,
     reuse: bool,
+    honour_accept_encoding: bool,
+    on_request: Option<RequestHook>,
     event_delay: Option<Duration>,
     faults: Vec<(Option<usize>, Fault)>,
     record: Option<bool>,
@@ -211,6 +230,8 @@ impl ReplayBuilder {
             interactions,
             mode,
             reuse: false,
+            honour_accept_encoding: false,
+            on_request: None,
             event_delay: None,
             faults: Vec::new(),
             record: None,
@@ -230,6 +251,24 @@ impl ReplayBuilder {
     /// `allow_playback_repeats`). Default: off.
     pub fn reuse(mut self, reuse: bool) -> Self {
         self.reuse = reuse;
+        self
+    }
+
+    /// Serve a recorded gzip body decompressed, without `Content-Encoding`, to a client whose
+    /// `Accept-Encoding` does not accept gzip (no header, `identity`, or `gzip;q=0`); a client
+    /// that accepts gzip gets the exact recorded bytes. Default: off (vcrpy semantics: the
+    /// recorded bytes for everyone), which tests of decompression on the client side rely on;
+    /// `openllmetry replay` and `openllmetry demo` turn it on.
+    pub fn honour_accept_encoding(mut self, honour: bool) -> Self {
+        self.honour_accept_encoding = honour;
+        self
+    }
+
+    /// Call `hook` for every request, as it is answered, with the interaction index that
+    /// answers it ([`ReceivedRequest::interaction`], `None` when nothing matched). Runs on the
+    /// server's thread: keep it short (e.g. one log line).
+    pub fn on_request(mut self, hook: impl Fn(&ReceivedRequest) + Send + Sync + 'static) -> Self {
+        self.on_request = Some(RequestHook(Arc::new(hook)));
         self
     }
 
@@ -306,6 +345,8 @@ impl ReplayBuilder {
             prepared: self.interactions.into_iter().map(Prepared::new).collect(),
             mode: self.mode,
             reuse: self.reuse,
+            honour_accept_encoding: self.honour_accept_encoding,
+            on_request: self.on_request,
             event_delay: self.event_delay,
             faults: self.faults,
             unmatched_status,
@@ -485,11 +526,16 @@ struct Prepared {
     query: Vec<(String, String)>,
     request_body: Vec<u8>,
     request_json: Option<serde_json::Value>,
+    /// The recorded request body's `stream` flag (`false` when absent or not JSON).
+    stream: bool,
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
     /// The body split into server-sent events, if it is an uncompressed event stream.
     events: Option<Vec<Bytes>>,
+    /// For a gzip body that decompresses: the plain body, and its events if it is an event
+    /// stream (served to clients that do not accept gzip).
+    decoded: Option<(Bytes, Option<Vec<Bytes>>)>,
 }
 
 impl Prepared {
@@ -513,24 +559,67 @@ impl Prepared {
             .header("content-encoding")
             .is_some_and(|ce| !ce.trim().is_empty() && !ce.trim().eq_ignore_ascii_case("identity"));
         let body = Bytes::from(response.body.clone());
-        let events = (response.is_event_stream() && !encoded).then(|| {
-            split_sse_events(&body)
+        let split = |body: &Bytes| -> Vec<Bytes> {
+            split_sse_events(body)
                 .into_iter()
                 .map(|event| body.slice_ref(event))
                 .collect()
-        });
+        };
+        let events = (response.is_event_stream() && !encoded).then(|| split(&body));
+        let decoded = if response.is_gzip() {
+            gunzip(&body).map(|plain| {
+                let plain = Bytes::from(plain);
+                let events = response.is_event_stream().then(|| split(&plain));
+                (plain, events)
+            })
+        } else {
+            None
+        };
+        let request_json: Option<serde_json::Value> = serde_json::from_slice(&request.body).ok();
         Prepared {
             method: request.method.to_ascii_uppercase(),
             path: path.to_string(),
             query: query_pairs(query),
-            request_json: serde_json::from_slice(&request.body).ok(),
+            stream: stream_flag(request_json.as_ref()),
+            request_json,
             request_body: request.body,
             status: StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK),
             headers,
             body,
             events,
+            decoded,
         }
     }
+}
+
+/// The `stream` flag of a JSON request body: `true` only for `"stream": true`.
+fn stream_flag(json: Option<&serde_json::Value>) -> bool {
+    json.and_then(|j| j.get("stream"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// Whether an `Accept-Encoding` header value accepts gzip (`gzip`, `x-gzip` or `*` with a
+/// non-zero quality). No header accepts only `identity`.
+fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    let Some(value) = accept_encoding else {
+        return false;
+    };
+    value.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let quality = parts
+            .filter_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                k.trim()
+                    .eq_ignore_ascii_case("q")
+                    .then(|| v.trim().parse::<f32>().ok())
+                    .flatten()
+            })
+            .next()
+            .unwrap_or(1.0);
+        matches!(coding.as_str(), "gzip" | "x-gzip" | "*") && quality > 0.0
+    })
 }
 
 /// What the matcher needs from an incoming request.
@@ -540,6 +629,7 @@ struct Probe<'a> {
     query: Vec<(String, String)>,
     body: &'a [u8],
     json: Option<serde_json::Value>,
+    stream: bool,
 }
 
 impl Probe<'_> {
@@ -566,6 +656,8 @@ struct Shared {
     prepared: Vec<Prepared>,
     mode: ReplayMode,
     reuse: bool,
+    honour_accept_encoding: bool,
+    on_request: Option<RequestHook>,
     record: bool,
     event_delay: Option<Duration>,
     faults: Vec<(Option<usize>, Fault)>,
@@ -592,6 +684,11 @@ impl Shared {
                 ReplayMode::Pool => serde_json::from_slice(&req.body).ok(),
                 _ => None,
             },
+            stream: false,
+        };
+        let incoming = Probe {
+            stream: stream_flag(incoming.json.as_ref()),
+            ..incoming
         };
         let mut state = self.state();
         let chosen = match self.mode {
@@ -604,7 +701,7 @@ impl Shared {
                 let tiers: [&dyn Fn(&Prepared) -> bool; 3] = [
                     &|p| incoming.same_route(p) && incoming.same_body(p),
                     &|p| p.method == incoming.method && incoming.same_body(p),
-                    &|p| incoming.same_route(p),
+                    &|p| incoming.same_route(p) && p.stream == incoming.stream,
                 ];
                 self.pick(&state.play_counts, &tiers)
             }
@@ -643,11 +740,13 @@ impl Shared {
         let state = self.state();
         let played = state.play_counts.iter().filter(|n| **n > 0).count();
         let how = match self.mode {
-            ReplayMode::Pool => "an equal JSON body, or method + path + query",
+            ReplayMode::Pool => {
+                "an equal JSON body, or method + path + query with the same `stream` flag"
+            }
             _ => "method + path + query",
         };
         let text = format!(
-            "openllmetry-testkit ReplayServer: no {}interaction matches {} {} \
+            "openllmetry replay: no {}interaction matches {} {} \
              (matching on {how}; {} interactions, {played} played). Recorded routes: {}\n",
             if self.reuse { "" } else { "unplayed " },
             req.method,
@@ -688,15 +787,26 @@ impl Shared {
         response
     }
 
-    fn response(&self, index: usize) -> (Response<ReplayBody>, Option<Duration>) {
+    fn response(
+        &self,
+        index: usize,
+        accepts_gzip: bool,
+    ) -> (Response<ReplayBody>, Option<Duration>) {
         let p = &self.prepared[index];
         let mut status = p.status;
         let mut headers = p.headers.clone();
-        let mut streaming = p.events.is_some();
-        let mut frames: Vec<Bytes> = match &p.events {
+        let (body, events) = match &p.decoded {
+            Some((plain, events)) if self.honour_accept_encoding && !accepts_gzip => {
+                headers.remove(header::CONTENT_ENCODING);
+                (plain, events)
+            }
+            _ => (&p.body, &p.events),
+        };
+        let mut streaming = events.is_some();
+        let mut frames: Vec<Bytes> = match events {
             Some(events) => events.clone(),
-            None if p.body.is_empty() => Vec::new(),
-            None => vec![p.body.clone()],
+            None if body.is_empty() => Vec::new(),
+            None => vec![body.clone()],
         };
         let mut abort = false;
         let mut header_delay = None;
@@ -851,10 +961,22 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<ReplayBody>
         body: body.to_vec(),
         interaction: None,
     };
-    match shared.choose(&received) {
+    let chosen = shared.choose(&received);
+    if let Some(RequestHook(hook)) = &shared.on_request {
+        let mut seen = received.clone();
+        seen.interaction = chosen;
+        hook(&seen);
+    }
+    match chosen {
         None => shared.unmatched_response(&received),
         Some(index) => {
-            let (response, delay) = shared.response(index);
+            let gzip_ok = accepts_gzip(
+                parts
+                    .headers
+                    .get(header::ACCEPT_ENCODING)
+                    .and_then(|v| v.to_str().ok()),
+            );
+            let (response, delay) = shared.response(index, gzip_ok);
             if let Some(delay) = delay {
                 tokio::time::sleep(delay).await;
             }
@@ -924,7 +1046,7 @@ impl Body for ReplayBody {
             this.abort = false;
             return Poll::Ready(Some(Err(io::Error::new(
                 io::ErrorKind::ConnectionAborted,
-                "openllmetry-testkit fault: connection closed mid-response",
+                "openllmetry replay fault: connection closed mid-response",
             ))));
         }
         if this.streaming {
@@ -972,6 +1094,27 @@ mod tests {
         assert_eq!(query_pairs(Some("b=2&a=1")), query_pairs(Some("a=1&b=2")));
         assert!(query_pairs(None).is_empty());
         assert_ne!(query_pairs(Some("a=1")), query_pairs(None));
+    }
+
+    #[test]
+    fn accept_encoding_gzip() {
+        assert!(!accepts_gzip(None));
+        assert!(!accepts_gzip(Some("identity")));
+        assert!(!accepts_gzip(Some("br, deflate")));
+        assert!(!accepts_gzip(Some("gzip;q=0")));
+        assert!(!accepts_gzip(Some("gzip; q=0.0, identity")));
+        assert!(accepts_gzip(Some("gzip")));
+        assert!(accepts_gzip(Some("deflate, GZIP;q=0.5")));
+        assert!(accepts_gzip(Some("x-gzip")));
+        assert!(accepts_gzip(Some("*")));
+    }
+
+    #[test]
+    fn stream_flag_only_for_true() {
+        assert!(stream_flag(Some(&serde_json::json!({"stream": true}))));
+        assert!(!stream_flag(Some(&serde_json::json!({"stream": false}))));
+        assert!(!stream_flag(Some(&serde_json::json!({"model": "m"}))));
+        assert!(!stream_flag(None));
     }
 
     #[test]

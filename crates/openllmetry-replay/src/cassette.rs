@@ -9,7 +9,7 @@
 //! or not. [`RecordedResponse::decoded_body`] gives the decompressed bytes for assertions.
 //!
 //! ```
-//! use openllmetry_testkit::cassette::Cassette;
+//! use openllmetry_replay::cassette::Cassette;
 //! let cassette = Cassette::load_named("openai/test_chat/test_chat.yaml").unwrap();
 //! let first = &cassette.interactions[0];
 //! assert_eq!(first.request.path(), "/v1/chat/completions");
@@ -22,7 +22,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use serde_yaml::Value;
+use serde_yaml_ng::Value;
 
 /// A loaded cassette: its interactions in recorded order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -84,6 +84,11 @@ impl CassetteError {
         self
     }
 
+    /// Names the cassette the error is about (for an embedded cassette, which has no path).
+    pub(crate) fn named(self, name: &str) -> Self {
+        self.at(Path::new(name))
+    }
+
     /// The file that failed to load, when known.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
@@ -101,7 +106,9 @@ impl fmt::Display for CassetteError {
 
 impl std::error::Error for CassetteError {}
 
-/// The vendored OpenLLMetry cassettes: `<this crate>/cassettes/openllmetry`.
+/// The vendored OpenLLMetry cassettes: `<this crate>/cassettes/openllmetry` (a path fixed at
+/// build time: it exists in a source checkout or the registry's unpacked sources, not next to an
+/// installed binary; the [`embedded`](crate::embedded) set works everywhere).
 pub fn cassettes_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("cassettes")
@@ -168,9 +175,13 @@ impl Cassette {
     }
 
     /// Loads a vendored cassette by its path relative to [`cassettes_dir`], e.g.
-    /// `"openai/test_chat/test_chat.yaml"`.
+    /// `"openai/test_chat/test_chat.yaml"`: from the [`embedded`](crate::embedded) set when it
+    /// is there, else from [`cassettes_dir`].
     pub fn load_named(name: &str) -> Result<Cassette, CassetteError> {
-        Cassette::load(cassettes_dir().join(name))
+        match crate::embedded::load(name) {
+            Some(loaded) => loaded,
+            None => Cassette::load(cassettes_dir().join(name)),
+        }
     }
 
     /// Loads every cassette file under `dir` (see [`find_cassettes`]), with its path.
@@ -194,14 +205,14 @@ impl Cassette {
 
     /// Parses cassette YAML text.
     pub fn parse(yaml: &str) -> Result<Cassette, CassetteError> {
-        let plain: Value = serde_yaml::from_str(yaml)
+        let plain: Value = serde_yaml_ng::from_str(yaml)
             .map_err(|e| CassetteError::new(format!("invalid YAML: {e}")))?;
-        // serde_yaml resolves the core `!!binary` tag away and yields the base64 text as a
+        // serde_yaml_ng resolves the core `!!binary` tag away and yields the base64 text as a
         // string. To know which nodes carried it, parse a second copy in which the tag is
-        // written as the local tag `!binary`, which serde_yaml keeps. The two documents have
+        // written as the local tag `!binary`, which serde_yaml_ng keeps. The two documents have
         // the same structure (the rewrite can only change text *inside* a scalar, where it is
         // not a tag); values are always taken from the unmodified parse.
-        let tagged: Value = serde_yaml::from_str(&yaml.replace("!!binary", "!binary"))
+        let tagged: Value = serde_yaml_ng::from_str(&yaml.replace("!!binary", "!binary"))
             .map_err(|e| CassetteError::new(format!("invalid YAML: {e}")))?;
 
         if let Some(version) = plain.get("version")
