@@ -1,0 +1,6 @@
+//! `openllmetry ui`: a local LLM trace viewer with cost.
+#![doc = "See `docs/notes/viewer.md` for the command-line contract."]
+
+pub mod extract;
+pub mod prices;
+pub mod store;
