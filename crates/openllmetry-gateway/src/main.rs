@@ -66,6 +66,8 @@ enum Command {
     /// Start `replay` with the bundled cassettes and the gateway in front of it, send a small
     /// workflow's OpenAI and Anthropic calls through the gateway, and print the trace.
     Demo,
+    /// Run the local LLM trace viewer: OTLP/HTTP receiver, SQLite store, cost, web UI.
+    Ui(openllmetry_ui::cli::UiArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -397,6 +399,9 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Demo => demo().await,
+            Command::Ui(args) => openllmetry_ui::cli::run(args)
+                .await
+                .map_err(anyhow::Error::from),
         }
     });
     match result {

@@ -1,6 +1,10 @@
 //! `openllmetry ui`: a local LLM trace viewer with cost.
 #![doc = "See `docs/notes/viewer.md` for the command-line contract."]
 
+pub mod cli;
 pub mod extract;
 pub mod prices;
+pub mod server;
 pub mod store;
+
+pub use server::{UiConfig, UiError, UiServer, run, start};
