@@ -15,6 +15,10 @@ use crate::extract::{LogRecordRow, SpanRecord, log_content};
 
 /// Rows deleted per retention statement, so one pass never holds the writer for long.
 pub const RETENTION_CHUNK_ROWS: i64 = 2_000;
+/// Most traces the size cap deletes per step (a tenth of the traces, at least one).
+pub const RETENTION_CHUNK_TRACES: i64 = 200;
+/// Most size-cap steps per retention pass (the next pass continues).
+pub const RETENTION_MAX_STEPS: usize = 64;
 /// Largest page size the traces list answers with.
 pub const MAX_PAGE_SIZE: u32 = 500;
 
@@ -467,28 +471,27 @@ impl Store for SqliteStore {
                 Ok(((pages - free).max(0) * size) as u64)
             };
             // Oldest first; a bounded number of chunks per pass so ingest gets the writer back.
-            for _ in 0..16 {
+            for _ in 0..RETENTION_MAX_STEPS {
                 if used(&c)? <= max {
                     break;
                 }
-                let cutoff: Option<i64> = c
-                    .query_row(
-                        "SELECT start_ns FROM spans ORDER BY start_ns LIMIT 1 OFFSET ?1",
-                        [RETENTION_CHUNK_ROWS / 4],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                let cutoff = match cutoff {
-                    Some(v) => v + 1,
-                    None => i64::MAX,
-                };
+                // Whole traces, oldest first: a tenth of them (at least one, at most
+                // RETENTION_CHUNK_TRACES) per step.
+                let traces: i64 =
+                    c.query_row("SELECT COUNT(DISTINCT trace_id) FROM spans", [], |r| {
+                        r.get(0)
+                    })?;
+                let step = (traces / 10).clamp(1, RETENTION_CHUNK_TRACES);
                 let n = c.execute(
-                    "DELETE FROM spans WHERE rowid IN (SELECT rowid FROM spans WHERE start_ns < ?1 LIMIT ?2)",
-                    params![cutoff, RETENTION_CHUNK_ROWS],
+                    "DELETE FROM spans WHERE trace_id IN (SELECT trace_id FROM spans \
+                     GROUP BY trace_id ORDER BY MIN(start_ns) LIMIT ?1)",
+                    [step],
                 )? as u64;
+                let oldest_left: Option<i64> =
+                    c.query_row("SELECT MIN(start_ns) FROM spans", [], |r| r.get(0))?;
                 let m = c.execute(
                     "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE time_ns < ?1 LIMIT ?2)",
-                    params![cutoff, RETENTION_CHUNK_ROWS],
+                    params![oldest_left.unwrap_or(i64::MAX), RETENTION_CHUNK_ROWS],
                 )? as u64;
                 out.spans_deleted += n;
                 out.logs_deleted += m;
