@@ -104,7 +104,9 @@ async fn gateway_traces_reach_the_viewer_over_protobuf_and_json_and_render_in_ch
     let base = format!("http://{}", ui.addr());
 
     let proto = one_call_through_the_gateway(&ui, &upstream, "http/protobuf", &[]).await;
-    let json = one_call_through_the_gateway(&ui, &upstream, "http/json", &[proto.clone()]).await;
+    let json =
+        one_call_through_the_gateway(&ui, &upstream, "http/json", std::slice::from_ref(&proto))
+            .await;
 
     let mut llm_span = None;
     for trace_id in [&proto, &json] {
