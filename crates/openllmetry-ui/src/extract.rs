@@ -338,3 +338,93 @@ pub fn service_name(attrs: &[KeyValue]) -> String {
         })
         .unwrap_or_else(|| "unknown_service".to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::trace::v1::Status;
+
+    fn kv(k: &str, v: Av) -> KeyValue {
+        KeyValue {
+            key: k.into(),
+            value: Some(AnyValue { value: Some(v) }),
+            ..KeyValue::default()
+        }
+    }
+
+    #[test]
+    fn current_semconv_flavour() {
+        let input = r#"[{"role":"user","parts":[{"type":"text","content":"What is the weather in Paris?"}]}]"#;
+        let output = r#"[{"role":"assistant","parts":[{"type":"tool_call","id":"c1","name":"get_weather","arguments":{"city":"Paris"}}],"finish_reason":"tool_call"}]"#;
+        let span = Span {
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            name: "chat claude-sonnet-4-5".into(),
+            start_time_unix_nano: 1_780_000_000_000_000_000,
+            end_time_unix_nano: 1_780_000_001_000_000_000,
+            attributes: vec![
+                kv("gen_ai.provider.name", Av::StringValue("anthropic".into())),
+                kv("gen_ai.operation.name", Av::StringValue("chat".into())),
+                kv(
+                    "gen_ai.request.model",
+                    Av::StringValue("claude-sonnet-4-5".into()),
+                ),
+                kv("gen_ai.usage.input_tokens", Av::IntValue(1000)),
+                kv("gen_ai.usage.output_tokens", Av::IntValue(100)),
+                kv("gen_ai.usage.cache_read.input_tokens", Av::IntValue(600)),
+                kv(
+                    "gen_ai.usage.cache_creation.input_tokens",
+                    Av::IntValue(200),
+                ),
+                kv("gen_ai.conversation.id", Av::StringValue("conv-1".into())),
+                kv("gen_ai.input.messages", Av::StringValue(input.into())),
+                kv("gen_ai.output.messages", Av::StringValue(output.into())),
+            ],
+            status: Some(Status {
+                code: 2,
+                message: "boom".into(),
+            }),
+            ..Span::default()
+        };
+        let r = span_record(&span, "svc", &PriceTable::vendored());
+        assert_eq!(r.trace_id, "01".repeat(16));
+        assert_eq!(r.parent_span_id, None);
+        assert_eq!(r.provider.as_deref(), Some("anthropic"));
+        assert_eq!(r.operation.as_deref(), Some("chat"));
+        assert_eq!(r.input_tokens, Some(1000));
+        assert_eq!(r.cache_read_tokens, Some(600));
+        assert_eq!(r.cache_write_tokens, Some(200));
+        assert_eq!(r.conversation_id.as_deref(), Some("conv-1"));
+        assert_eq!(r.status_code, 2);
+        assert!(r.is_llm);
+        assert!(
+            r.content.contains("What is the weather in Paris?"),
+            "{}",
+            r.content
+        );
+        assert!(r.content.contains("get_weather") || r.content.contains("Paris"));
+        // claude-sonnet-4-5 (anthropic, base prices below the 200k tier): input $3, cache
+        // read $0.3, cache write $3.75, output $15 per million:
+        // 200 × 3 + 600 × 0.3 + 200 × 3.75 + 100 × 15 = 600 + 180 + 750 + 1500 = 3030 µ$/1e6.
+        let cost = r.cost.expect("known model");
+        assert!((cost - 3030.0 / 1e6).abs() < 1e-12, "{cost}");
+    }
+
+    #[test]
+    fn unknown_spans_and_content_off_spans_are_kept() {
+        let span = Span {
+            trace_id: vec![3; 16],
+            span_id: vec![4; 8],
+            parent_span_id: vec![5; 8],
+            name: "GET /health".into(),
+            attributes: vec![kv("http.method", Av::StringValue("GET".into()))],
+            ..Span::default()
+        };
+        let r = span_record(&span, "svc", &PriceTable::vendored());
+        assert!(!r.is_llm);
+        assert_eq!(r.cost, None);
+        assert_eq!(r.parent_span_id.as_deref(), Some("0505050505050505"));
+        assert_eq!(r.attributes["http.method"], "GET");
+        assert!(r.content.is_empty());
+    }
+}
