@@ -16,6 +16,9 @@ pub struct UiArgs {
     /// An extra OTLP/HTTP listener (`/v1/traces`, `/v1/logs`), e.g. 127.0.0.1:4318.
     #[arg(long)]
     pub otlp_http: Option<SocketAddr>,
+    /// An OTLP/gRPC listener, e.g. 127.0.0.1:4317.
+    #[arg(long)]
+    pub otlp_grpc: Option<SocketAddr>,
     /// Store: `sqlite:PATH` or a path (default: `ui.sqlite` in the user's data directory).
     #[arg(long)]
     pub store: Option<String>,
@@ -98,6 +101,7 @@ impl UiArgs {
             .with_queue_capacity(self.queue_capacity)
             .with_retention(self.retention_days, self.max_store_size);
         c.otlp_http = self.otlp_http;
+        c.otlp_grpc = self.otlp_grpc;
         Ok(c)
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod extract;
+mod grpc;
 pub mod prices;
 pub mod server;
 pub mod store;

@@ -52,6 +52,8 @@ pub struct UiConfig {
     pub listen: SocketAddr,
     /// Extra OTLP/HTTP-only listener (the CLI's `--otlp-http`), if any.
     pub otlp_http: Option<SocketAddr>,
+    /// OTLP/gRPC listener (the CLI's `--otlp-grpc`), if any.
+    pub otlp_grpc: Option<SocketAddr>,
     /// SQLite database file.
     pub store_path: PathBuf,
     /// Delete data older than this many days (none: keep).
@@ -72,6 +74,7 @@ impl UiConfig {
         UiConfig {
             listen: DEFAULT_LISTEN.parse().expect("constant address"),
             otlp_http: None,
+            otlp_grpc: None,
             store_path: store_path.into(),
             retention_days: None,
             max_store_bytes: None,
@@ -125,28 +128,28 @@ pub enum UiError {
 }
 
 #[derive(Debug, Default)]
-struct Counters {
-    accepted_requests: AtomicU64,
-    rejected_queue_full: AtomicU64,
-    rejected_invalid: AtomicU64,
-    rejected_unauthorized: AtomicU64,
-    spans_ingested: AtomicU64,
-    logs_ingested: AtomicU64,
-    write_errors: AtomicU64,
-    retention_spans_deleted: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) accepted_requests: AtomicU64,
+    pub(crate) rejected_queue_full: AtomicU64,
+    pub(crate) rejected_invalid: AtomicU64,
+    pub(crate) rejected_unauthorized: AtomicU64,
+    pub(crate) spans_ingested: AtomicU64,
+    pub(crate) logs_ingested: AtomicU64,
+    pub(crate) write_errors: AtomicU64,
+    pub(crate) retention_spans_deleted: AtomicU64,
 }
 
-type Batch = (Vec<SpanRecord>, Vec<LogRecordRow>);
+pub(crate) type Batch = (Vec<SpanRecord>, Vec<LogRecordRow>);
 
 #[derive(Debug)]
-struct Shared {
-    store: Arc<SqliteStore>,
-    prices: PriceTable,
-    queue: mpsc::Sender<Batch>,
-    capacity: usize,
-    counters: Counters,
-    token: Option<String>,
-    writer_paused: AtomicBool,
+pub(crate) struct Shared {
+    pub(crate) store: Arc<SqliteStore>,
+    pub(crate) prices: PriceTable,
+    pub(crate) queue: mpsc::Sender<Batch>,
+    pub(crate) capacity: usize,
+    pub(crate) counters: Counters,
+    pub(crate) token: Option<String>,
+    pub(crate) writer_paused: AtomicBool,
 }
 
 /// A running viewer.
@@ -154,6 +157,7 @@ struct Shared {
 pub struct UiServer {
     addr: SocketAddr,
     otlp_addr: Option<SocketAddr>,
+    grpc_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -168,6 +172,11 @@ impl UiServer {
     /// Address of the extra OTLP/HTTP listener, if configured.
     pub fn otlp_addr(&self) -> Option<SocketAddr> {
         self.otlp_addr
+    }
+
+    /// Address of the OTLP/gRPC listener, if configured.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc_addr
     }
 
     /// The store behind the viewer.
@@ -196,7 +205,10 @@ impl UiServer {
 /// Starts the viewer: opens the store, starts the writer and binds the listeners.
 pub async fn start(config: UiConfig) -> Result<UiServer, UiError> {
     let token = config.auth_token.clone().filter(|t| !t.is_empty());
-    for addr in std::iter::once(config.listen).chain(config.otlp_http) {
+    for addr in std::iter::once(config.listen)
+        .chain(config.otlp_http)
+        .chain(config.otlp_grpc)
+    {
         if !addr.ip().is_loopback() && token.is_none() {
             return Err(UiError::NonLoopbackWithoutToken(addr));
         }
@@ -235,9 +247,18 @@ pub async fn start(config: UiConfig) -> Result<UiServer, UiError> {
         otlp_addr = Some(l.local_addr().map_err(|e| UiError::Bind(extra, e))?);
         tasks.push(serve(l, router(shared.clone(), false), stop_rx.clone()));
     }
+    let mut grpc_addr = None;
+    if let Some(g) = config.otlp_grpc {
+        let l = tokio::net::TcpListener::bind(g)
+            .await
+            .map_err(|e| UiError::Bind(g, e))?;
+        grpc_addr = Some(l.local_addr().map_err(|e| UiError::Bind(g, e))?);
+        tasks.push(crate::grpc::serve(l, shared.clone(), stop_rx.clone()));
+    }
     Ok(UiServer {
         addr,
         otlp_addr,
+        grpc_addr,
         shared,
         shutdown: Some(stop_tx),
         tasks,
@@ -372,7 +393,7 @@ async fn auth(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
     next.run(req).await
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -454,39 +475,40 @@ fn decode<T: prost::Message + Default + serde::de::DeserializeOwned>(
     }
 }
 
-fn enqueue(shared: &Shared, batch: Batch, format: Format, ok_body: Vec<u8>) -> Response {
+/// Queues a batch; `false` (counted) when the queue is full.
+pub(crate) fn try_enqueue(shared: &Shared, batch: Batch) -> bool {
     let (n_spans, n_logs) = (batch.0.len() as u64, batch.1.len() as u64);
-    match shared.queue.try_send(batch) {
-        Ok(()) => {
-            let c = &shared.counters;
-            c.accepted_requests.fetch_add(1, Ordering::Relaxed);
-            c.spans_ingested.fetch_add(n_spans, Ordering::Relaxed);
-            c.logs_ingested.fetch_add(n_logs, Ordering::Relaxed);
-            match format {
-                Format::Protobuf => {
-                    ([(header::CONTENT_TYPE, "application/x-protobuf")], ok_body).into_response()
-                }
-                Format::Json => {
-                    ([(header::CONTENT_TYPE, "application/json")], "{}").into_response()
-                }
+    let c = &shared.counters;
+    if shared.queue.try_send(batch).is_ok() {
+        c.accepted_requests.fetch_add(1, Ordering::Relaxed);
+        c.spans_ingested.fetch_add(n_spans, Ordering::Relaxed);
+        c.logs_ingested.fetch_add(n_logs, Ordering::Relaxed);
+        true
+    } else {
+        c.rejected_queue_full.fetch_add(1, Ordering::Relaxed);
+        false
+    }
+}
+
+fn enqueue(shared: &Shared, batch: Batch, format: Format, ok_body: Vec<u8>) -> Response {
+    if try_enqueue(shared, batch) {
+        match format {
+            Format::Protobuf => {
+                ([(header::CONTENT_TYPE, "application/x-protobuf")], ok_body).into_response()
             }
+            Format::Json => ([(header::CONTENT_TYPE, "application/json")], "{}").into_response(),
         }
-        Err(_) => {
-            shared
-                .counters
-                .rejected_queue_full
-                .fetch_add(1, Ordering::Relaxed);
-            let mut r = (
-                StatusCode::TOO_MANY_REQUESTS,
-                "ingest queue full, retry later",
-            )
-                .into_response();
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_str(&RETRY_AFTER_SECS.to_string()).expect("digits"),
-            );
-            r
-        }
+    } else {
+        let mut r = (
+            StatusCode::TOO_MANY_REQUESTS,
+            "ingest queue full, retry later",
+        )
+            .into_response();
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_str(&RETRY_AFTER_SECS.to_string()).expect("digits"),
+        );
+        r
     }
 }
 
@@ -519,7 +541,7 @@ async fn ingest_traces(
     }
 }
 
-fn trace_batch(shared: &Shared, r: &ExportTraceServiceRequest) -> Batch {
+pub(crate) fn trace_batch(shared: &Shared, r: &ExportTraceServiceRequest) -> Batch {
     let mut spans = Vec::new();
     for rs in &r.resource_spans {
         let service = service_name(
@@ -537,6 +559,24 @@ fn trace_batch(shared: &Shared, r: &ExportTraceServiceRequest) -> Batch {
     (spans, Vec::new())
 }
 
+pub(crate) fn logs_batch(r: &ExportLogsServiceRequest) -> Batch {
+    let mut logs = Vec::new();
+    for rl in &r.resource_logs {
+        let service = service_name(
+            rl.resource
+                .as_ref()
+                .map(|r| &r.attributes[..])
+                .unwrap_or(&[]),
+        );
+        for sl in &rl.scope_logs {
+            for l in &sl.log_records {
+                logs.push(log_row(l, &service));
+            }
+        }
+    }
+    (Vec::new(), logs)
+}
+
 async fn ingest_logs(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -545,28 +585,12 @@ async fn ingest_logs(
     match body_bytes(&headers, body)
         .and_then(|(f, b)| Ok((f, decode::<ExportLogsServiceRequest>(f, &b)?)))
     {
-        Ok((f, r)) => {
-            let mut logs = Vec::new();
-            for rl in &r.resource_logs {
-                let service = service_name(
-                    rl.resource
-                        .as_ref()
-                        .map(|r| &r.attributes[..])
-                        .unwrap_or(&[]),
-                );
-                for sl in &rl.scope_logs {
-                    for l in &sl.log_records {
-                        logs.push(log_row(l, &service));
-                    }
-                }
-            }
-            enqueue(
-                &shared,
-                (Vec::new(), logs),
-                f,
-                ExportLogsServiceResponse::default().encode_to_vec(),
-            )
-        }
+        Ok((f, r)) => enqueue(
+            &shared,
+            logs_batch(&r),
+            f,
+            ExportLogsServiceResponse::default().encode_to_vec(),
+        ),
         Err(e) => reject(&shared, e),
     }
 }
@@ -674,10 +698,13 @@ async fn get_span(
     }
 }
 
-/// Runs the viewer until Ctrl-C / SIGTERM, printing its URL.
+/// Runs the viewer until Ctrl-C, printing its URL.
 pub async fn run(config: UiConfig) -> Result<(), UiError> {
     let server = start(config).await?;
     println!("openllmetry ui: http://{}/", server.addr());
+    if let Some(g) = server.grpc_addr() {
+        println!("  OTLP/gRPC: http://{g}");
+    }
     println!(
         "  OTLP/HTTP: http://{}/v1/traces and /v1/logs",
         server.otlp_addr().unwrap_or(server.addr())

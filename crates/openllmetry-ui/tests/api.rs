@@ -522,3 +522,44 @@ async fn non_loopback_needs_a_token_and_then_bearer_auth() {
     assert_eq!(r.status(), 401);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_ingest_and_resource_exhausted_with_retry_info() {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    use tonic_types::StatusExt as _;
+    let mut config = UiConfig::new(temp_store("grpc"))
+        .with_listen("127.0.0.1:0".parse().unwrap())
+        .with_queue_capacity(1);
+    config.otlp_grpc = Some("127.0.0.1:0".parse().unwrap());
+    let server = openllmetry_ui::start(config).await.unwrap();
+    let grpc = server.grpc_addr().unwrap();
+    let mut grpc_client = TraceServiceClient::connect(format!("http://{grpc}"))
+        .await
+        .unwrap()
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let t = "0123456789abcdef0123456789abcdef";
+    let req: ExportTraceServiceRequest = serde_json::from_value(legacy_trace(
+        t,
+        1_780_000_000_000_000_000,
+        "sent over gRPC",
+        "gpt-4o",
+    ))
+    .unwrap();
+    grpc_client.export(req.clone()).await.unwrap();
+    let c = client();
+    let found = wait_traces(&c, &server, "q=over%20gRPC", 1).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["trace_id"], t);
+
+    server.pause_writer(true);
+    grpc_client.export(req.clone()).await.unwrap();
+    let err = grpc_client.export(req).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+    let retry = err.get_details_retry_info().expect("a RetryInfo detail");
+    assert_eq!(retry.retry_delay, Some(Duration::from_secs(1)));
+    let (_, st) = get(&c, &server, "/api/status").await;
+    assert_eq!(st["ingest"]["rejected_queue_full"], 1);
+    server.pause_writer(false);
+    server.shutdown().await;
+}
