@@ -151,6 +151,7 @@ async fn gateway_traces_reach_the_viewer_over_protobuf_and_json_and_render_in_ch
                 {"key": "gen_ai.system", "value": {"stringValue": "openai"}},
                 {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-3.5-turbo"}},
                 {"key": "gen_ai.usage.prompt_tokens", "value": {"intValue": "3"}},
+                {"key": "gen_ai.conversation.id", "value": {"stringValue": "conv-hostile-1"}},
                 {"key": "gen_ai.prompt.0.role", "value": {"stringValue": "user"}},
                 {"key": "gen_ai.prompt.0.content", "value": {"stringValue": xss}}]}]}]}]});
     let r = http_client()
@@ -210,6 +211,16 @@ async fn gateway_traces_reach_the_viewer_over_protobuf_and_json_and_render_in_ch
     assert!(
         dom.contains("$0.000036") && dom.contains("gpt-3.5-turbo-0125"),
         "usage missing:\n{dom}"
+    );
+    // Sessions: the conversation appears with its trace and token count.
+    let dom = dump_dom(&chromium, &format!("{base}/#/sessions"), &dir);
+    assert!(
+        dom.contains("data-session=\"conv-hostile-1\""),
+        "no session:\n{dom}"
+    );
+    assert!(
+        dom.contains("<td>conv-hostile-1</td><td>1</td>"),
+        "session row:\n{dom}"
     );
     // The hostile prompt is shown as text: escaped in the DOM, nothing executed.
     let dom = dump_dom(

@@ -56,7 +56,8 @@ async function tracesView() {
   const p = params();
   const form = el('form', { class: 'filters', id: 'filters' });
   const fields = [['q', 'search prompts and completions'], ['service', 'service'], ['provider', 'provider'],
-    ['model', 'model'], ['entity', 'workflow / entity'], ['conversation', 'conversation id']];
+    ['model', 'model'], ['entity', 'workflow / entity'], ['conversation', 'conversation id'],
+    ['assoc_key', 'association property'], ['assoc_value', 'property value']];
   for (const [name, ph] of fields) {
     const i = el('input', { name, placeholder: ph, id: 'f-' + name });
     i.value = p.get(name) || '';
@@ -252,10 +253,43 @@ async function traceView(traceId) {
   }
 }
 
+async function sessionsView() {
+  const p = params();
+  const by = p.get('by') || 'conversation';
+  const form = el('form', { class: 'filters', id: 'sessions-by' });
+  const input = el('input', { name: 'by', id: 's-by', placeholder: 'conversation or a property (e.g. user_id)' });
+  input.value = by;
+  form.appendChild(el('label', {}, 'Group by '));
+  form.appendChild(input);
+  form.appendChild(el('button', { type: 'submit' }, 'Group'));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    location.hash = '#/sessions?by=' + encodeURIComponent(input.value || 'conversation');
+  });
+  const data = await api('/api/sessions?by=' + encodeURIComponent(by));
+  const table = el('table', { id: 'sessions' }, el('thead', {}, el('tr', {},
+    ...['Session', 'Traces', 'First', 'Last', 'LLM calls', 'Tokens in', 'Tokens out', 'Cost', 'Errors'].map(h => el('th', {}, h)))));
+  const body = el('tbody');
+  for (const s of data.sessions) {
+    const target = by === 'conversation'
+      ? '#/?conversation=' + encodeURIComponent(s.key)
+      : '#/?assoc_key=' + encodeURIComponent(by) + '&assoc_value=' + encodeURIComponent(s.key);
+    const cost = s.cost === null ? 'unknown' : fmtCost(s.cost) + (s.unknown_cost_calls ? ' + unknown' : '');
+    body.appendChild(el('tr', { class: 'clickable', 'data-session': s.key, onclick: () => { location.hash = target; } },
+      el('td', {}, s.key), el('td', {}, s.traces), el('td', {}, fmtTime(s.first_ns)), el('td', {}, fmtTime(s.last_ns)),
+      el('td', {}, s.llm_calls), el('td', {}, s.input_tokens), el('td', {}, s.output_tokens),
+      el('td', {}, s.llm_calls ? cost : ''), el('td', { class: s.errors ? 'err' : '' }, s.errors)));
+  }
+  table.appendChild(body);
+  app.replaceChildren(el('h2', {}, 'Sessions'), form, table,
+    data.sessions.length ? null : el('p', { id: 'empty' }, 'No sessions: no trace has this key.'));
+}
+
 async function route() {
   const h = location.hash.split('?')[0];
   try {
-    if (h.startsWith('#/trace/')) await traceView(decodeURIComponent(h.slice('#/trace/'.length)));
+    if (h === '#/sessions') await sessionsView();
+    else if (h.startsWith('#/trace/')) await traceView(decodeURIComponent(h.slice('#/trace/'.length)));
     else await tracesView();
     document.body.setAttribute('data-ready', '1');
   } catch (e) {

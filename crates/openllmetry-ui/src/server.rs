@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 
 use crate::extract::{LogRecordRow, SpanRecord, log_row, service_name, span_record};
 use crate::prices::PriceTable;
-use crate::store::{SqliteStore, Store, TraceQuery};
+use crate::store::{SessionKey, SqliteStore, Store, TraceQuery};
 
 /// Default address of the UI and API.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8790";
@@ -362,6 +362,7 @@ fn router(shared: Arc<Shared>, with_ui: bool) -> Router {
             )
             .route("/api/status", get(status))
             .route("/api/traces", get(list_traces))
+            .route("/api/sessions", get(list_sessions))
             .route("/api/traces/{trace_id}", get(get_trace))
             .route("/api/traces/{trace_id}/spans/{span_id}", get(get_span));
     }
@@ -634,6 +635,31 @@ async fn list_traces(State(shared): State<Arc<Shared>>, Query(q): Query<TraceQue
     let store = shared.store.clone();
     match tokio::task::spawn_blocking(move || store.list_traces(&q)).await {
         Ok(Ok(traces)) => axum::Json(json!({ "traces": traces })).into_response(),
+        Ok(Err(e)) => store_error(e),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SessionParams {
+    /// `conversation` (default) or an association property name.
+    by: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+async fn list_sessions(
+    State(shared): State<Arc<Shared>>,
+    Query(p): Query<SessionParams>,
+) -> Response {
+    let by = match p.by.as_deref() {
+        None | Some("") | Some("conversation") => SessionKey::Conversation,
+        Some(k) => SessionKey::Association(k.to_string()),
+    };
+    let store = shared.store.clone();
+    let (limit, offset) = (p.limit.unwrap_or(50), p.offset.unwrap_or(0));
+    match tokio::task::spawn_blocking(move || store.sessions(&by, limit, offset)).await {
+        Ok(Ok(sessions)) => axum::Json(json!({ "sessions": sessions })).into_response(),
         Ok(Err(e)) => store_error(e),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }

@@ -54,6 +54,10 @@ pub struct TraceQuery {
     pub entity: Option<String>,
     /// Some span has this conversation id.
     pub conversation: Option<String>,
+    /// With `assoc_value`: some span has this association property (e.g. `user_id`).
+    pub assoc_key: Option<String>,
+    /// The association property's value.
+    pub assoc_value: Option<String>,
     /// Full-text (substring) search over prompts and completions, spans and log records.
     pub q: Option<String>,
     /// Page size (default 50, at most [`MAX_PAGE_SIZE`]).
@@ -131,6 +135,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         min_start_ns: Option<i64>,
         max_bytes: Option<u64>,
     ) -> Result<RetentionOutcome, StoreError>;
+    /// Sessions, most recent first.
+    fn sessions(
+        &self,
+        by: &SessionKey,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<SessionSummary>, StoreError>;
     /// Counters.
     fn stats(&self) -> Result<StoreStats, StoreError>;
 }
@@ -243,6 +254,49 @@ fn span_json(r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
     }))
 }
 
+/// The JSON path of an association property, the key quoted (inner quotes and backslashes
+/// dropped, so a key can never leave its quotes); bound as a parameter like every value.
+fn assoc_path(key: &str) -> String {
+    let clean: String = key.chars().filter(|c| *c != '"' && *c != '\\').collect();
+    format!("$.\"{clean}\"")
+}
+
+/// How traces are grouped into sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionKey {
+    /// By `gen_ai.conversation.id` (else `session.id`).
+    Conversation,
+    /// By an association property (`traceloop.association.properties.<name>`).
+    Association(String),
+}
+
+/// One session: traces sharing a conversation id or an association property value.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct SessionSummary {
+    /// The conversation id or property value.
+    pub key: String,
+    /// Traces in the session.
+    pub traces: i64,
+    /// Earliest span start.
+    pub first_ns: i64,
+    /// Latest span end.
+    pub last_ns: i64,
+    /// LLM calls.
+    pub llm_calls: i64,
+    /// Input tokens.
+    pub input_tokens: i64,
+    /// Output tokens.
+    pub output_tokens: i64,
+    /// Sum of the known costs (`None` when none is known).
+    pub cost: Option<f64>,
+    /// LLM calls whose cost is unknown.
+    pub unknown_cost_calls: i64,
+    /// Spans with error status.
+    pub errors: i64,
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
 fn like_pattern(text: &str) -> String {
     let mut out = String::from("%");
@@ -346,6 +400,13 @@ impl Store for SqliteStore {
             let p = bind(&mut args, Sql::Text(v.clone()));
             conds.push(format!(
                 "EXISTS (SELECT 1 FROM spans x WHERE x.trace_id = s.trace_id AND (x.entity_name = {p} OR x.workflow_name = {p}))"
+            ));
+        }
+        if let (Some(k), Some(v)) = (&q.assoc_key, &q.assoc_value) {
+            let pk = bind(&mut args, Sql::Text(assoc_path(k)));
+            let pv = bind(&mut args, Sql::Text(v.clone()));
+            conds.push(format!(
+                "EXISTS (SELECT 1 FROM spans x WHERE x.trace_id = s.trace_id AND json_extract(x.association, {pk}) = {pv})"
             ));
         }
         if let Some(text) = q.q.as_deref().filter(|t| !t.is_empty()) {
@@ -502,6 +563,49 @@ impl Store for SqliteStore {
             c.execute_batch("PRAGMA incremental_vacuum")?;
         }
         Ok(out)
+    }
+
+    fn sessions(
+        &self,
+        by: &SessionKey,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<SessionSummary>, StoreError> {
+        let (key_expr, key_arg) = match by {
+            SessionKey::Conversation => ("conversation_id", Sql::Null),
+            SessionKey::Association(k) => {
+                ("json_extract(association, ?3)", Sql::Text(assoc_path(k)))
+            }
+        };
+        // Each trace belongs to the session of the smallest key among its spans; totals are
+        // over every span of those traces.
+        let sql = format!(
+            "WITH keyed AS (SELECT trace_id, MIN({key_expr}) AS k FROM spans \
+                WHERE {key_expr} IS NOT NULL AND ?3 IS ?3 GROUP BY trace_id) \
+             SELECT CAST(keyed.k AS TEXT), COUNT(DISTINCT s.trace_id), MIN(s.start_ns), MAX(s.end_ns), \
+                SUM(s.is_llm), COALESCE(SUM(s.input_tokens), 0), COALESCE(SUM(s.output_tokens), 0), \
+                SUM(s.cost), SUM(s.is_llm AND s.cost IS NULL), SUM(s.status_code = 2) \
+             FROM spans s JOIN keyed ON keyed.trace_id = s.trace_id \
+             GROUP BY keyed.k ORDER BY MAX(s.start_ns) DESC LIMIT ?1 OFFSET ?2"
+        );
+        let c = self.reader.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut st = c.prepare(&sql)?;
+        let limit = i64::from(limit.clamp(1, MAX_PAGE_SIZE));
+        let rows = st.query_map(params![limit, i64::from(offset), key_arg], |r| {
+            Ok(SessionSummary {
+                key: r.get(0)?,
+                traces: r.get(1)?,
+                first_ns: r.get(2)?,
+                last_ns: r.get(3)?,
+                llm_calls: r.get(4)?,
+                input_tokens: r.get(5)?,
+                output_tokens: r.get(6)?,
+                cost: r.get(7)?,
+                unknown_cost_calls: r.get(8)?,
+                errors: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn stats(&self) -> Result<StoreStats, StoreError> {

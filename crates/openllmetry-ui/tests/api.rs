@@ -175,6 +175,12 @@ async fn json_ingest_list_trace_span_and_filters() {
         ("status=ok", vec![t2, t1]),
         (&format!("from_ns={}", now + 1), vec![t2]),
         (&format!("to_ns={}", now + 1), vec![t1]),
+        ("assoc_key=user_id&assoc_value=u-42", vec![t2, t1]),
+        ("assoc_key=user_id&assoc_value=u-43", vec![]),
+        (
+            "assoc_key=user%22)%20OR%201%3D1%20--&assoc_value=u-42",
+            vec![],
+        ),
         ("limit=1", vec![t2]),
         ("limit=1&offset=1", vec![t1]),
     ] {
@@ -188,6 +194,25 @@ async fn json_ingest_list_trace_span_and_filters() {
             .collect();
         assert_eq!(ids, expected, "{query}");
     }
+
+    // Sessions: both traces share conversation conv-7 and user_id u-42.
+    for by in ["conversation", "user_id"] {
+        let (status, v) = get(&c, &server, &format!("/api/sessions?by={by}")).await;
+        assert_eq!(status, 200);
+        let sessions = v["sessions"].as_array().unwrap();
+        assert_eq!(sessions.len(), 1, "{by}: {v}");
+        let s = &sessions[0];
+        assert_eq!(s["key"], if by == "user_id" { "u-42" } else { "conv-7" });
+        assert_eq!(s["traces"], 2);
+        assert_eq!(s["llm_calls"], 2);
+        assert_eq!(s["input_tokens"], 30);
+        assert_eq!(s["output_tokens"], 38);
+        // Only the gpt-3.5-turbo-0125 call has a known cost; the other is counted as unknown.
+        assert!((s["cost"].as_f64().unwrap() - 36e-6).abs() < 1e-12, "{s}");
+        assert_eq!(s["unknown_cost_calls"], 1);
+    }
+    let (_, v) = get(&c, &server, "/api/sessions?by=tenant").await;
+    assert_eq!(v["sessions"], json!([]));
 
     let (status, trace) = get(&c, &server, &format!("/api/traces/{t1}")).await;
     assert_eq!(status, 200);
