@@ -153,7 +153,14 @@ async fn gateway_traces_reach_the_viewer_over_protobuf_and_json_and_render_in_ch
                 {"key": "gen_ai.usage.prompt_tokens", "value": {"intValue": "3"}},
                 {"key": "gen_ai.conversation.id", "value": {"stringValue": "conv-hostile-1"}},
                 {"key": "gen_ai.prompt.0.role", "value": {"stringValue": "user"}},
-                {"key": "gen_ai.prompt.0.content", "value": {"stringValue": xss}}]}]}]}]});
+                {"key": "gen_ai.prompt.0.content", "value": {"stringValue": xss}}]},
+            // An LLM call recorded with content capture off: usage, no messages.
+            {"traceId": "0123456789abcdef0123456789abcdef", "spanId": "3333333333333333", "parentSpanId": "2222222222222222",
+            "name": "anthropic.chat", "kind": 3, "startTimeUnixNano": "1780000000100000000", "endTimeUnixNano": "1780000000900000000",
+            "attributes": [
+                {"key": "gen_ai.provider.name", "value": {"stringValue": "anthropic"}},
+                {"key": "gen_ai.request.model", "value": {"stringValue": "claude-sonnet-4-5"}},
+                {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "5"}}]}]}]}]});
     let r = http_client()
         .post(format!("{base}/v1/traces"))
         .header("content-type", "application/json")
@@ -239,6 +246,22 @@ async fn gateway_traces_reach_the_viewer_over_protobuf_and_json_and_render_in_ch
         dom.contains("<title>openllmetry ui</title>") && !dom.contains("pwned</title>"),
         "script ran:\n{dom}"
     );
+    // A content-off LLM span says so.
+    let dom = dump_dom(
+        &chromium,
+        &format!("{base}/#/trace/0123456789abcdef0123456789abcdef?span=3333333333333333"),
+        &dir,
+    );
+    assert!(
+        dom.contains("Content capture was off for this span"),
+        "{dom}"
+    );
+    // A screenshot of the trace page, for people (not asserted).
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    let _ = std::fs::create_dir_all(&shots);
+    let shot = shots.join("trace.png");
+    screenshot(&chromium, &format!("{base}/#/trace/{proto}"), &dir, &shot);
+    eprintln!("screenshot: {}", shot.display());
     ui.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -255,6 +278,23 @@ fn chromium() -> Option<PathBuf> {
 
 /// The DOM after the page's scripts ran (virtual time lets its fetches finish).
 fn dump_dom(chromium: &PathBuf, url: &str, dir: &std::path::Path) -> String {
+    let out = chromium_command(chromium, dir)
+        .arg("--dump-dom")
+        .arg(url)
+        .output()
+        .expect("chromium runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn screenshot(chromium: &PathBuf, url: &str, dir: &std::path::Path, to: &std::path::Path) {
+    let _ = chromium_command(chromium, dir)
+        .arg(format!("--screenshot={}", to.display()))
+        .arg("--window-size=1400,700")
+        .arg(url)
+        .output();
+}
+
+fn chromium_command(chromium: &PathBuf, dir: &std::path::Path) -> Command {
     let profile = dir.join(format!(
         "chromium-{}",
         std::time::SystemTime::now()
@@ -262,23 +302,19 @@ fn dump_dom(chromium: &PathBuf, url: &str, dir: &std::path::Path) -> String {
             .unwrap()
             .as_nanos()
     ));
-    let out = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--virtual-time-budget=10000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(url)
-        .output()
-        .expect("chromium runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let mut cmd = Command::new(chromium);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--virtual-time-budget=3000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    cmd
 }
