@@ -29,6 +29,13 @@ pub enum FaultKind {
     DecodeFailed,
     /// The response ended (or was dropped) before the stream completed.
     StreamIncomplete,
+    /// The recorder panicked while observing the response; the observation stopped and the
+    /// span was ended with what it had.
+    RecorderPanicked,
+    /// A compressed body inflated past the observation budget
+    /// ([`DEFAULT_MAX_INFLATED_BYTES`](crate::instrument::DEFAULT_MAX_INFLATED_BYTES)); the
+    /// rest passed through without being inflated.
+    InflatedTooLarge,
 }
 
 impl FaultKind {
@@ -44,6 +51,8 @@ impl FaultKind {
             FaultKind::UnsupportedEncoding => "unsupported_encoding",
             FaultKind::DecodeFailed => "decode_failed",
             FaultKind::StreamIncomplete => "stream_incomplete",
+            FaultKind::RecorderPanicked => "recorder_panicked",
+            FaultKind::InflatedTooLarge => "inflated_too_large",
         }
     }
 

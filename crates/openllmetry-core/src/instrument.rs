@@ -40,6 +40,32 @@ use crate::sse::SseParser;
 /// ([`FaultKind::BodyTooLarge`]).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
+/// Default cap on the bytes a compressed (`gzip`/`deflate`) response is inflated to for
+/// observation: 64 MiB. Inflating is incremental (at most [`INFLATE_INPUT_STEP`] compressed
+/// bytes at a time, so at most about 1 MiB of output exists at once); past the cap the
+/// observation stops ([`FaultKind::InflatedTooLarge`], span marked
+/// `openllmetry.response.truncated`) and the rest passes through without being inflated.
+/// A non-streamed body also stops at [`DEFAULT_MAX_BODY_BYTES`].
+pub const DEFAULT_MAX_INFLATED_BYTES: usize = 64 * 1024 * 1024;
+
+/// Compressed bytes inflated per step (deflate expands at most ~1032x, so one step yields at
+/// most ~1 MiB before the budget is checked again).
+pub const INFLATE_INPUT_STEP: usize = 1024;
+
+/// Cap on the bytes of a request- or response-derived model name used as a metric attribute
+/// value: 256 bytes (cut at a char boundary). Client input must not grow metric series keys
+/// without bound.
+pub const MAX_METRIC_MODEL_BYTES: usize = 256;
+
+/// `s` cut to at most `max` bytes at a char boundary.
+fn bounded(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
 /// Instrumentation scope name of every span and metric the core emits.
 pub const SCOPE_NAME: &str = "openllmetry";
 
@@ -145,6 +171,7 @@ struct Inner {
     redact: Option<RedactHook>,
     parent_context: Option<ParentContextHook>,
     max_body_bytes: usize,
+    max_inflated_bytes: usize,
 }
 
 /// The recorder. Cheap to clone (an `Arc`). See the [module docs](self).
@@ -254,6 +281,7 @@ impl Instrumentation {
                 first_chunk: None,
                 last_chunk: None,
                 chunk_metric_attrs: None,
+                truncated: false,
             }),
         })
     }
@@ -274,6 +302,7 @@ pub struct InstrumentationBuilder {
     redact: Option<RedactHook>,
     parent_context: Option<ParentContextHook>,
     max_body_bytes: usize,
+    max_inflated_bytes: usize,
 }
 
 impl fmt::Debug for InstrumentationBuilder {
@@ -301,6 +330,7 @@ impl Default for InstrumentationBuilder {
             redact: None,
             parent_context: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_inflated_bytes: DEFAULT_MAX_INFLATED_BYTES,
         }
     }
 }
@@ -407,6 +437,13 @@ impl InstrumentationBuilder {
         self
     }
 
+    /// Cap on the bytes a compressed response is inflated to for observation (default
+    /// [`DEFAULT_MAX_INFLATED_BYTES`]).
+    pub fn with_max_inflated_bytes(mut self, bytes: usize) -> Self {
+        self.max_inflated_bytes = bytes;
+        self
+    }
+
     /// Builds the instrumentation.
     pub fn build(self) -> Instrumentation {
         let tracer = self
@@ -432,6 +469,7 @@ impl InstrumentationBuilder {
                 redact: self.redact,
                 parent_context: self.parent_context,
                 max_body_bytes: self.max_body_bytes,
+                max_inflated_bytes: self.max_inflated_bytes,
             }),
         }
     }
@@ -448,6 +486,8 @@ struct CallState {
     last_chunk: Option<Instant>,
     /// Metric attributes of the per-chunk histograms, built once per stream.
     chunk_metric_attrs: Option<Vec<KeyValue>>,
+    /// An observation bound was reached: the recorded response is partial.
+    truncated: bool,
 }
 
 /// How an observed call ended.
@@ -565,6 +605,7 @@ impl LlmCall {
             decoder,
             mode,
             scratch: Vec::new(),
+            inflated: 0,
         }
     }
 
@@ -608,6 +649,8 @@ pub struct ResponseObserver {
     decoder: Option<Decoder>,
     mode: Mode,
     scratch: Vec<u8>,
+    /// Bytes inflated so far (compressed bodies only).
+    inflated: usize,
 }
 
 impl fmt::Debug for ResponseObserver {
@@ -627,6 +670,7 @@ impl ResponseObserver {
             decoder: None,
             mode: Mode::Ignore,
             scratch: Vec::new(),
+            inflated: 0,
         }
     }
 
@@ -636,42 +680,78 @@ impl ResponseObserver {
     }
 
     /// Feeds a chunk of the (possibly compressed) body, exactly as the caller receives it.
+    ///
+    /// A compressed chunk is inflated [`INFLATE_INPUT_STEP`] bytes at a time, each step's
+    /// output observed before the next, so memory stays bounded whatever the ratio; once an
+    /// observation bound is reached nothing more is inflated.
     pub fn on_data(&mut self, chunk: &[u8]) {
-        let Some(state) = self.state.as_mut() else {
-            return;
-        };
-        if chunk.is_empty() || matches!(self.mode, Mode::Ignore) {
+        if self.state.is_none() || chunk.is_empty() || matches!(self.mode, Mode::Ignore) {
             return;
         }
-        // Decode into `scratch` unless identity.
-        let data: &[u8] = match &mut self.decoder {
-            Some(Decoder::Identity) | None => chunk,
-            Some(Decoder::Gzip(d)) => {
-                if d.write_all(chunk).is_err() {
-                    state.faults.push(FaultKind::DecodeFailed);
-                    self.mode = Mode::Ignore;
-                    return;
+        let mut decoder = self.decoder.take();
+        match &mut decoder {
+            Some(Decoder::Identity) | None => self.observe(chunk),
+            Some(d) => {
+                let mut scratch = std::mem::take(&mut self.scratch);
+                for piece in chunk.chunks(INFLATE_INPUT_STEP) {
+                    scratch.clear();
+                    let ok = match d {
+                        Decoder::Gzip(d) => {
+                            let ok = d.write_all(piece).is_ok();
+                            std::mem::swap(&mut scratch, d.get_mut());
+                            ok
+                        }
+                        Decoder::Zlib(d) => {
+                            let ok = d.write_all(piece).is_ok();
+                            std::mem::swap(&mut scratch, d.get_mut());
+                            ok
+                        }
+                        Decoder::Identity => true,
+                    };
+                    let Some(state) = self.state.as_mut() else {
+                        return;
+                    };
+                    if !ok {
+                        state.faults.push(FaultKind::DecodeFailed);
+                        self.mode = Mode::Ignore;
+                        return;
+                    }
+                    self.inflated = self.inflated.saturating_add(scratch.len());
+                    if self.inflated > state.inner.max_inflated_bytes {
+                        state.faults.push(FaultKind::InflatedTooLarge);
+                        state.truncated = true;
+                        self.mode = Mode::Ignore;
+                        // The decoder is dropped: the rest passes through uninflated.
+                        return;
+                    }
+                    self.observe(&scratch);
+                    if self.state.is_none() || matches!(self.mode, Mode::Ignore) {
+                        return;
+                    }
                 }
-                std::mem::swap(&mut self.scratch, d.get_mut());
-                d.get_mut().clear();
-                &self.scratch
+                scratch.clear();
+                self.scratch = scratch;
             }
-            Some(Decoder::Zlib(d)) => {
-                if d.write_all(chunk).is_err() {
-                    state.faults.push(FaultKind::DecodeFailed);
-                    self.mode = Mode::Ignore;
-                    return;
-                }
-                std::mem::swap(&mut self.scratch, d.get_mut());
-                d.get_mut().clear();
-                &self.scratch
-            }
+        }
+        self.decoder = decoder;
+    }
+
+    /// Bytes inflated so far for observation (0 for an uncompressed body).
+    pub fn inflated_bytes(&self) -> usize {
+        self.inflated
+    }
+
+    /// Observes decoded body bytes.
+    fn observe(&mut self, data: &[u8]) {
+        let Some(state) = self.state.as_mut() else {
+            return;
         };
         match &mut self.mode {
             Mode::Ignore => {}
             Mode::Buffer(buf) => {
                 if buf.len() + data.len() > state.inner.max_body_bytes {
                     state.faults.push(FaultKind::BodyTooLarge);
+                    state.truncated = true;
                     self.mode = Mode::Ignore;
                 } else {
                     buf.extend_from_slice(data);
@@ -738,6 +818,18 @@ impl ResponseObserver {
                 }
             }
         }
+    }
+
+    /// The recorder panicked while observing (caught by the caller's panic guard): records
+    /// [`FaultKind::RecorderPanicked`], drops the partial data (it may be inconsistent) and
+    /// ends the span once, marked incomplete. Does nothing if the span already ended.
+    pub fn on_panic(mut self) {
+        if let Some(state) = self.state.as_mut() {
+            state.faults.push(FaultKind::RecorderPanicked);
+        }
+        self.decoder = None;
+        self.mode = Mode::Ignore;
+        self.complete(Outcome::Incomplete);
     }
 
     /// The body ended normally.
@@ -830,10 +922,16 @@ fn metric_attributes(
         t.operation.semconv_name(),
     ));
     if let Some(m) = &request.model {
-        attrs.push(KeyValue::new(attr::GEN_AI_REQUEST_MODEL, m.clone()));
+        attrs.push(KeyValue::new(
+            attr::GEN_AI_REQUEST_MODEL,
+            bounded(m, MAX_METRIC_MODEL_BYTES),
+        ));
     }
     if let Some(m) = response_model {
-        attrs.push(KeyValue::new(attr::GEN_AI_RESPONSE_MODEL, m.to_owned()));
+        attrs.push(KeyValue::new(
+            attr::GEN_AI_RESPONSE_MODEL,
+            bounded(m, MAX_METRIC_MODEL_BYTES),
+        ));
     }
     attrs.push(KeyValue::new(
         attr::SERVER_ADDRESS,
@@ -862,6 +960,9 @@ fn finish(
     }
     if matches!(outcome, Outcome::Incomplete) {
         attrs.push(KeyValue::new(attr::OPENLLMETRY_RESPONSE_INCOMPLETE, true));
+    }
+    if state.truncated {
+        attrs.push(KeyValue::new(attr::OPENLLMETRY_RESPONSE_TRUNCATED, true));
     }
     // Errors: transport, provider error body, HTTP status (owned: errors are rare, and the
     // response is taken apart below).
@@ -977,6 +1078,111 @@ pub fn guard<T>(f: impl FnOnce() -> T) -> Option<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A gzip member holding `mib` MiB of zeros, built without compressing them all: after a
+    /// full flush the deflate state is reset, so each further MiB of zeros compresses to the
+    /// same bytes, which are repeated. (The trailer's CRC is left zero: the observer must stop
+    /// long before it.)
+    fn gzip_bomb(mib: usize) -> Vec<u8> {
+        use flate2::{Compress, Compression, FlushCompress};
+        let zeros = vec![0u8; 1 << 20];
+        let mut c = Compress::new(Compression::best(), false);
+        let unit = |c: &mut Compress| {
+            let mut out = Vec::with_capacity(64 * 1024);
+            let before = c.total_in();
+            while c.total_in() - before < zeros.len() as u64 {
+                let done = (c.total_in() - before) as usize;
+                c.compress_vec(&zeros[done..], &mut out, FlushCompress::Full)
+                    .expect("compress");
+            }
+            c.compress_vec(&[], &mut out, FlushCompress::Full)
+                .expect("flush");
+            out
+        };
+        let first = unit(&mut c);
+        let second = unit(&mut c);
+        assert_eq!(second, unit(&mut c), "the repeated unit is stable");
+        let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+        gz.extend_from_slice(&first);
+        for _ in 1..mib {
+            gz.extend_from_slice(&second);
+        }
+        gz.extend_from_slice(&[0; 8]);
+        gz
+    }
+
+    #[test]
+    fn metric_model_names_are_bounded_at_a_char_boundary() {
+        assert_eq!(bounded("gpt-4o", MAX_METRIC_MODEL_BYTES), "gpt-4o");
+        let long = "é".repeat(40 * 1024);
+        let cut = bounded(&long, MAX_METRIC_MODEL_BYTES);
+        assert_eq!(cut.len(), MAX_METRIC_MODEL_BYTES);
+        let odd = format!("a{long}");
+        assert_eq!(
+            bounded(&odd, MAX_METRIC_MODEL_BYTES).len(),
+            MAX_METRIC_MODEL_BYTES - 1
+        );
+        let t = crate::detect::detect("POST", "https://api.openai.com/v1/chat/completions")
+            .expect("an LLM URL");
+        let request = RequestRecord {
+            model: Some(long.clone()),
+            ..RequestRecord::default()
+        };
+        let attrs = metric_attributes(&t, &request, Some(&long));
+        for kv in attrs {
+            assert!(kv.value.as_str().len() <= MAX_METRIC_MODEL_BYTES, "{kv:?}");
+        }
+    }
+
+    #[test]
+    fn gzip_bomb_is_inflated_only_up_to_the_budget() {
+        // 5 GiB of zeros in a few MB of gzip (issue 10, item 5), streamed and not.
+        let bomb = gzip_bomb(5 * 1024);
+        assert!(bomb.len() < 16 << 20, "{}", bomb.len());
+        for (content_type, fault) in [
+            ("text/event-stream", FaultKind::InflatedTooLarge),
+            ("application/json", FaultKind::BodyTooLarge),
+        ] {
+            let faults = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let seen = faults.clone();
+            let i = Instrumentation::builder()
+                .with_fault_hook(move |f| seen.lock().unwrap().push(f.kind))
+                .build();
+            let call = i
+                .start(
+                    "POST",
+                    "https://api.openai.com/v1/chat/completions",
+                    Some(br#"{"model":"m","stream":true}"#),
+                )
+                .expect("an LLM URL");
+            let mut obs = call.on_response(200, Some(content_type), Some("gzip"));
+            for c in bomb.chunks(16 * 1024) {
+                obs.on_data(c);
+            }
+            let inflated = obs.inflated_bytes();
+            // Stopped within one step (at most ~1 MiB) past the smaller applicable cap.
+            let cap = if fault == FaultKind::BodyTooLarge {
+                DEFAULT_MAX_BODY_BYTES
+            } else {
+                DEFAULT_MAX_INFLATED_BYTES
+            };
+            assert!(
+                inflated <= cap + (2 << 20),
+                "{content_type}: inflated {inflated} bytes"
+            );
+            assert!(inflated >= cap / 2, "{content_type}: {inflated}");
+            obs.on_end();
+            assert_eq!(*faults.lock().unwrap(), {
+                let mut v = vec![fault];
+                if content_type == "text/event-stream" {
+                    // The zeros are one never-ending SSE event; observation stopped before
+                    // the end, so the stream's end is not judged.
+                    v.insert(0, FaultKind::EventTooLarge);
+                }
+                v
+            });
+        }
+    }
 
     #[test]
     fn not_an_llm_call_is_not_instrumented() {

@@ -31,12 +31,22 @@ impl<'a> SseEvent<'a> {
 }
 
 /// Incremental SSE parser. See the [module docs](self).
+///
+/// Scanning is linear in the bytes pushed: the parser remembers where its line scan
+/// stopped, so an incomplete event is never rescanned when the next chunk arrives, and
+/// while it skips an oversized event it keeps at most two bytes.
 #[derive(Debug)]
 pub struct SseParser {
     buf: Vec<u8>,
+    /// Start of the incomplete line in `buf`.
+    line: usize,
+    /// Where the line scan resumes in `buf` (bytes from `line` up to here hold no line end).
+    resume: usize,
     max_event_bytes: usize,
     /// True while skipping the rest of an oversized event.
     skipping: bool,
+    /// Bytes examined by the line scan so far (proof of linear work in tests).
+    scanned: u64,
 }
 
 impl Default for SseParser {
@@ -50,8 +60,11 @@ impl SseParser {
     pub fn new(max_event_bytes: usize) -> Self {
         SseParser {
             buf: Vec::new(),
+            line: 0,
+            resume: 0,
             max_event_bytes,
             skipping: false,
+            scanned: 0,
         }
     }
 
@@ -64,17 +77,24 @@ impl SseParser {
         faults: &mut Vec<FaultKind>,
     ) {
         self.buf.extend_from_slice(chunk);
-        let mut pos = 0;
+        let mut pos = self.line;
+        let mut from = self.resume;
         let mut event_start = 0;
         let len = self.buf.len();
-        while pos < len {
-            let Some(rel) = find_line_end(&self.buf[pos..]) else {
+        while from < len {
+            let rest = &self.buf[from..];
+            let Some(rel) = find_line_end(rest) else {
+                self.scanned += rest.len() as u64;
+                from = len;
                 break;
             };
-            let end = pos + rel;
+            self.scanned += rel as u64 + 1;
+            let end = from + rel;
             let next = if self.buf[end] == b'\r' {
                 if end + 1 == len {
-                    // A lone CR at the end: it may be the first half of CRLF; wait.
+                    // A lone CR at the end: it may be the first half of CRLF; wait, and
+                    // resume at the CR.
+                    from = end;
                     break;
                 }
                 if self.buf[end + 1] == b'\n' {
@@ -95,17 +115,36 @@ impl SseParser {
                 event_start = next;
             }
             pos = next;
+            from = next;
         }
-        self.buf.drain(..event_start);
-        if self.buf.len() > self.max_event_bytes {
+        if self.skipping || len - event_start > self.max_event_bytes {
             if !self.skipping {
                 faults.push(FaultKind::EventTooLarge);
+                self.skipping = true;
             }
-            self.skipping = true;
-            // Keep only the tail that could hold the start of the terminating blank line.
-            let keep = self.buf.len().min(2);
-            self.buf.drain(..self.buf.len() - keep);
+            // Forget the skipped event, keeping only what decides whether the next bytes
+            // end a blank line: is the scan at a line start, and is a CR pending?
+            let keep: &[u8] = match &self.buf[pos.min(len)..] {
+                [] => b"",
+                [b'\r'] => b"\r",
+                [.., b'\r'] => b"x\r",
+                _ => b"x",
+            };
+            self.buf.clear();
+            self.buf.extend_from_slice(keep);
+            self.line = 0;
+            self.resume = 0;
+            return;
         }
+        self.buf.drain(..event_start);
+        self.line = pos - event_start;
+        self.resume = from - event_start;
+    }
+
+    /// Bytes examined by the line scan since the parser was made. Each pushed byte is
+    /// examined about once, whatever the chunking (tests use it to prove linear work).
+    pub fn bytes_scanned(&self) -> u64 {
+        self.scanned
     }
 
     /// Bytes currently buffered (an incomplete event).
@@ -268,6 +307,82 @@ mod tests {
         let (ev, faults) = collect(&["event: é\r\n: note\ndata: ünï\ndata:çødé\n\n".as_bytes()]);
         assert!(faults.is_empty());
         assert_eq!(ev, vec![(Some("é".into()), "ünï\nçødé".into())]);
+    }
+
+    #[test]
+    fn scanning_is_linear_for_a_large_event_in_small_writes() {
+        // A 3 MB event in 64-byte writes (issue 10, item 7): each byte examined about once.
+        let mut p = SseParser::default();
+        let mut faults = Vec::new();
+        let mut n = 0;
+        let body = format!("data: {}\n\n", "y".repeat(3_000_000));
+        for c in body.as_bytes().chunks(64) {
+            p.push(c, |_| n += 1, &mut faults);
+        }
+        assert_eq!(n, 1);
+        assert!(faults.is_empty());
+        let total = body.len() as u64;
+        assert!(
+            p.bytes_scanned() <= total + 64,
+            "{} > {total}",
+            p.bytes_scanned()
+        );
+    }
+
+    #[test]
+    fn skipping_a_never_ending_event_is_linear_and_bounded() {
+        let mut p = SseParser::new(4096);
+        let mut faults = Vec::new();
+        let piece = [b'z'; 64];
+        let mut pushed = 0u64;
+        for _ in 0..100_000 {
+            p.push(&piece, |_| {}, &mut faults);
+            pushed += 64;
+            assert!(p.buffered() <= 4096 + 64);
+        }
+        assert_eq!(faults, vec![FaultKind::EventTooLarge]);
+        // Linear: at most the pushed bytes plus the one retained byte per push.
+        assert!(
+            p.bytes_scanned() <= pushed + 100_000,
+            "{}",
+            p.bytes_scanned()
+        );
+        // The stream recovers after the oversized event ends.
+        let mut got = Vec::new();
+        p.push(
+            b"\n\ndata: ok\n\n",
+            |e| got.push(e.data.into_owned()),
+            &mut faults,
+        );
+        assert_eq!(got, vec!["ok"]);
+    }
+
+    #[test]
+    fn skipping_ends_only_at_a_real_blank_line() {
+        // The event's last content line ends with CRLF right at the cap: that line end
+        // must not count as a blank line.
+        let mut p = SseParser::new(8);
+        let mut faults = Vec::new();
+        let mut got = Vec::new();
+        for c in [
+            &b"data: 0123456789\r\n"[..],
+            b"data: hidden\n",
+            b"\n",
+            b"data: ok\n\n",
+        ] {
+            p.push(c, |e| got.push(e.data.into_owned()), &mut faults);
+        }
+        assert_eq!(got, vec!["ok"]);
+    }
+
+    #[test]
+    fn any_chunking_gives_the_same_events() {
+        let text = b"data: a\r\n\r\nevent: e\rdata: b\r\r: c\ndata: d\ndata: e\n\n";
+        let whole = collect(&[text]).0;
+        for size in 1..text.len() {
+            let chunks: Vec<&[u8]> = text.chunks(size).collect();
+            assert_eq!(collect(&chunks).0, whole, "chunks of {size}");
+        }
     }
 
     #[test]

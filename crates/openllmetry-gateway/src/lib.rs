@@ -16,6 +16,7 @@
 //! | `/openai/<rest>` | `<openai-upstream>/<rest>` |
 //! | `/anthropic/<rest>` | `<anthropic-upstream>/<rest>` |
 //! | `GET /healthz` | answered by the gateway |
+//! | `GET /_openllmetry/faults` | the gateway's fault counts and pending telemetry report (loopback clients only) |
 //!
 //! Anything else is refused with 404: only the configured upstreams are reachable. An
 //! HTTP/1 absolute-form target (`GET http://host/x`, a forward-proxy request) is refused with
@@ -25,7 +26,13 @@
 //! kept) and body bytes; streams are forwarded chunk by chunk as they arrive, on sockets with
 //! `TCP_NODELAY`. On shutdown the server stops accepting, lets in-flight requests and streams
 //! finish for up to the drain timeout, then cuts the rest (the clients see a truncated
-//! response; their spans end with the partial data) before returning.
+//! response; their spans end with the partial data) before returning. Idle connections and
+//! connections still sending a request head never hold the drain.
+//!
+//! Bounds (see [`GatewayConfig`]): a header-read timeout (which is also the keep-alive idle
+//! timeout), a request-body idle timeout, a cap on concurrent connections, and accept errors
+//! (such as running out of file descriptors) logged at most once a second with a 100 ms
+//! back-off. URLs in log lines go through [`redact_url`].
 
 #![warn(
     missing_docs,
@@ -38,7 +45,9 @@ mod config;
 mod proxy;
 
 pub use config::{
-    ConfigFileError, DEFAULT_ANTHROPIC_UPSTREAM, DEFAULT_LISTEN, DEFAULT_OPENAI_UPSTREAM,
-    GatewayConfig,
+    ConfigFileError, DEFAULT_ANTHROPIC_UPSTREAM, DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_OPENAI_UPSTREAM,
+    GatewayConfig, redact_url,
 };
+pub use proxy::FAULTS_PATH;
 pub use proxy::{RunningGateway, start};

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use openllmetry_gateway::GatewayConfig;
+use openllmetry_gateway::{FAULTS_PATH, GatewayConfig, redact_url};
 use openllmetry_testkit::cassette::Cassette;
 use openllmetry_testkit::replay::ReplayServer;
 
@@ -35,6 +35,19 @@ enum Command {
         /// Anthropic upstream base URL (default https://api.anthropic.com).
         #[arg(long)]
         anthropic_upstream: Option<String>,
+        /// Seconds a client may take to send a request head; also closes idle keep-alive
+        /// connections (default 10).
+        #[arg(long)]
+        header_read_timeout_secs: Option<u64>,
+        /// Seconds a request body may pause before the request is refused with 408 (default 30).
+        #[arg(long)]
+        body_idle_timeout_secs: Option<u64>,
+        /// Most client connections open at once; more wait in the listen backlog (default 1024).
+        #[arg(long)]
+        max_connections: Option<usize>,
+        /// On SIGTERM/SIGINT, seconds in-flight requests may take to finish (default 20).
+        #[arg(long)]
+        drain_timeout_secs: Option<u64>,
         /// TOML file with the same settings as these flags (flags win).
         #[arg(long)]
         config: Option<PathBuf>,
@@ -74,8 +87,13 @@ enum Command {
 enum TelemetryCommand {
     /// Print the telemetry level and the switch that decided it.
     Status,
-    /// Print the pending telemetry report (as it would be sent), if any.
-    Preview,
+    /// Print a running gateway's fault counts and pending telemetry report (as it would be
+    /// sent), fetched from its loopback-only diagnostics endpoint.
+    Preview {
+        /// Base URL of the running gateway.
+        #[arg(long, default_value = "http://127.0.0.1:8787")]
+        gateway: String,
+    },
 }
 
 /// Structured logs to stderr only (never into the exported OTLP signals). Colours only on a
@@ -137,15 +155,45 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: draining in-flight requests");
 }
 
-async fn gateway(
+/// The gateway's command-line flags.
+#[derive(Debug)]
+struct GatewayFlags {
     listen: Option<SocketAddr>,
     openai_upstream: Option<String>,
     anthropic_upstream: Option<String>,
+    header_read_timeout_secs: Option<u64>,
+    body_idle_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    drain_timeout_secs: Option<u64>,
     config: Option<PathBuf>,
-) -> anyhow::Result<()> {
+}
+
+async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
+    let GatewayFlags {
+        listen,
+        openai_upstream,
+        anthropic_upstream,
+        header_read_timeout_secs,
+        body_idle_timeout_secs,
+        max_connections,
+        drain_timeout_secs,
+        config,
+    } = flags;
     let mut c = GatewayConfig::default();
     if let Some(path) = &config {
         c = c.apply_file(path)?;
+    }
+    if let Some(v) = header_read_timeout_secs {
+        c.header_read_timeout = std::time::Duration::from_secs(v);
+    }
+    if let Some(v) = body_idle_timeout_secs {
+        c.body_idle_timeout = std::time::Duration::from_secs(v);
+    }
+    if let Some(v) = max_connections {
+        c.max_connections = v;
+    }
+    if let Some(v) = drain_timeout_secs {
+        c.drain_timeout = std::time::Duration::from_secs(v);
     }
     if let Some(l) = listen {
         c.listen = l;
@@ -159,7 +207,11 @@ async fn gateway(
     }
     let otel = openllmetry::init(openllmetry::Config::new().with_app_name("openllmetry-gateway"));
     tracing::info!("{}", otel.summary());
-    tracing::info!(openai = %c.openai_upstream, anthropic = %c.anthropic_upstream, "upstreams");
+    tracing::info!(
+        openai = %redact_url(&c.openai_upstream),
+        anthropic = %redact_url(&c.anthropic_upstream),
+        "upstreams"
+    );
     let running = openllmetry_gateway::start(c, shutdown_signal()).await?;
     let reporter = tokio::spawn(report_export_failures());
     running.wait().await;
@@ -178,7 +230,7 @@ async fn gateway(
             FLUSH_TIMEOUT.as_secs()
         );
     }
-    let failed = export_failures();
+    let failed = export_problems().export_failures;
     if failed > 0 {
         tracing::warn!(
             failed,
@@ -189,38 +241,97 @@ async fn gateway(
     Ok(())
 }
 
-/// Longest wait for the final telemetry flush at exit.
-const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+/// Longest wait for the final telemetry flush at exit. With the default drain timeout
+/// (20 s) and the shutdown linger (0.5 s), exit comes within 28.5 s of SIGTERM: inside a
+/// 30 s kill grace period (Kubernetes' default).
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8);
 
-/// Failed OTLP exports so far (the SDK counts them as `sdk_export` / `export_failed` faults;
-/// their data is dropped). Zero when the SDK's fault counting is off (`TRACELOOP_TELEMETRY=off`,
-/// `DO_NOT_TRACK`, `CI`).
-fn export_failures() -> u64 {
-    use openllmetry::telemetry::{Component, Kind};
-    openllmetry::telemetry::fault_counts()
-        .iter()
-        .filter(|c| c.component == Component::SdkExport && c.kind == Kind::ExportFailed)
-        .map(|c| c.count)
-        .sum()
+/// `openllmetry telemetry preview`: the telemetry counters live in the gateway process, so
+/// ask the running gateway for them.
+async fn preview(gateway: &str) -> anyhow::Result<()> {
+    let url = format!("{}{FAULTS_PATH}", gateway.trim_end_matches('/'));
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()?;
+    let resp = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("no gateway answering at {}", redact_url(gateway)))?;
+    let status = resp.status();
+    if !status.is_success() {
+        anyhow::bail!(
+            "{} answered HTTP {status} (the endpoint answers loopback clients only)",
+            redact_url(&url)
+        );
+    }
+    let body = resp
+        .bytes()
+        .await
+        .context("reading the diagnostics answer")?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&body).context("invalid diagnostics answer")?;
+    let level = v["telemetry"]["level"].as_str().unwrap_or("?");
+    let decided_by = v["telemetry"]["decided_by"].as_str().unwrap_or("?");
+    println!(
+        "gateway {}: telemetry level {level} (set by {decided_by})",
+        redact_url(gateway)
+    );
+    let counts = v["fault_counts"].as_array().cloned().unwrap_or_default();
+    if counts.is_empty() {
+        println!("no faults counted");
+    } else {
+        println!("faults counted since start:");
+        for c in &counts {
+            println!(
+                "  {:>8}  {} / {} / {}",
+                c["count"],
+                c["component"].as_str().unwrap_or("?"),
+                c["operation"].as_str().unwrap_or("?"),
+                c["kind"].as_str().unwrap_or("?")
+            );
+        }
+    }
+    match &v["pending_report"] {
+        serde_json::Value::Null => println!("no pending telemetry report"),
+        report => println!(
+            "pending telemetry report (as it would be sent):\n{}",
+            serde_json::to_string_pretty(report)?
+        ),
+    }
+    Ok(())
 }
 
-/// Logs failed telemetry exports as they happen: the first at once, then at most one line
-/// per minute with the count since the previous line.
+/// Local export problems (failed exports, dropped and truncated spans), read from the SDK's
+/// always-on diagnostics: independent of the telemetry level (`DO_NOT_TRACK`, `CI`).
+fn export_problems() -> openllmetry::Diagnostics {
+    openllmetry::diagnostics()
+}
+
+/// Logs failed telemetry exports and dropped or truncated spans as they happen: the first at
+/// once, then at most one line per minute with the counts since the previous line.
 async fn report_export_failures() {
     const QUIET: std::time::Duration = std::time::Duration::from_secs(60);
-    let mut reported = 0;
+    let mut reported = openllmetry::Diagnostics::default();
     let mut last: Option<tokio::time::Instant> = None;
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
     loop {
         tick.tick().await;
-        let failed = export_failures();
-        if failed > reported && last.is_none_or(|t| t.elapsed() >= QUIET) {
+        let now = export_problems();
+        let news = now.export_failures > reported.export_failures
+            || now.spans_dropped > reported.spans_dropped
+            || now.spans_truncated > reported.spans_truncated;
+        if news && last.is_none_or(|t| t.elapsed() >= QUIET) {
             tracing::warn!(
-                failed = failed - reported,
-                total = failed,
-                "telemetry export failed: the OTLP endpoint did not accept the data, which is dropped (requests are not affected)"
+                failed = now.export_failures - reported.export_failures,
+                dropped = now.spans_dropped - reported.spans_dropped,
+                truncated = now.spans_truncated - reported.spans_truncated,
+                total_failed = now.export_failures,
+                cause = now.last_export_error.as_deref().unwrap_or(""),
+                "telemetry export failed, dropped or truncated data: failed exports lose their data, dropped spans were over the export queue, truncated spans are marked openllmetry.truncated (requests are not affected)"
             );
-            reported = failed;
+            reported = now;
             last = Some(tokio::time::Instant::now());
         }
     }
@@ -374,8 +485,24 @@ fn main() -> ExitCode {
                 listen,
                 openai_upstream,
                 anthropic_upstream,
+                header_read_timeout_secs,
+                body_idle_timeout_secs,
+                max_connections,
+                drain_timeout_secs,
                 config,
-            } => gateway(listen, openai_upstream, anthropic_upstream, config).await,
+            } => {
+                gateway(GatewayFlags {
+                    listen,
+                    openai_upstream,
+                    anthropic_upstream,
+                    header_read_timeout_secs,
+                    body_idle_timeout_secs,
+                    max_connections,
+                    drain_timeout_secs,
+                    config,
+                })
+                .await
+            }
             Command::Replay {
                 listen,
                 looping,
@@ -390,14 +517,8 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Telemetry {
-                command: TelemetryCommand::Preview,
-            } => {
-                match openllmetry::telemetry::preview() {
-                    Some(p) => println!("{p}"),
-                    None => println!("no pending telemetry report"),
-                }
-                Ok(())
-            }
+                command: TelemetryCommand::Preview { gateway },
+            } => preview(&gateway).await,
             Command::Demo => demo().await,
             Command::Ui(args) => openllmetry_ui::cli::run(args)
                 .await

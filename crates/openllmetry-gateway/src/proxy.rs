@@ -23,7 +23,20 @@ use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 use tower_service::Service;
 
-use crate::config::GatewayConfig;
+use crate::config::{GatewayConfig, redact_url};
+
+/// Path of the gateway's own diagnostics endpoint: its fault counts and pending telemetry
+/// report as JSON, answered to loopback clients only (404 to others).
+pub const FAULTS_PATH: &str = "/_openllmetry/faults";
+
+/// After an accept error (e.g. out of file descriptors), how long the accept loop pauses
+/// before trying again (instead of spinning).
+const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
+/// Accept errors and "connection limit reached" are logged at most once per this period.
+const LOG_QUIET: Duration = Duration::from_secs(1);
+/// Once nothing is in flight at shutdown, how long connections get to flush their last bytes
+/// and close before they are dropped.
+const SHUTDOWN_LINGER: Duration = Duration::from_millis(500);
 
 struct AppState {
     config: GatewayConfig,
@@ -246,6 +259,54 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// The peer address of the connection a request came on.
+#[derive(Debug, Clone, Copy)]
+struct Peer(SocketAddr);
+
+/// `GET /_openllmetry/faults`: every fault counted in this process and the pending telemetry
+/// report (what `openllmetry telemetry preview --gateway URL` prints). Loopback peers only.
+async fn faults(req: Request) -> Response {
+    let loopback = req
+        .extensions()
+        .get::<Peer>()
+        .is_some_and(|p| p.0.ip().is_loopback());
+    if !loopback {
+        return error_response(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no upstream is configured for this path",
+        );
+    }
+    let status = openllmetry::telemetry::status();
+    let counts: Vec<serde_json::Value> = openllmetry::telemetry::fault_counts()
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "component": c.component.as_str(),
+                "operation": c.operation.as_str(),
+                "kind": c.kind.as_str(),
+                "count": c.count,
+            })
+        })
+        .collect();
+    let pending = openllmetry::telemetry::preview()
+        .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok());
+    let body = serde_json::json!({
+        "telemetry": {
+            "level": status.level().to_string(),
+            "decided_by": status.decided_by().to_string(),
+        },
+        "fault_counts": counts,
+        "pending_report": pending,
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let started = Instant::now();
     let guard = state.inflight.enter();
@@ -254,7 +315,7 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
     // An HTTP/1 absolute-form target (`GET http://host/x`) is a forward-proxy request: the
     // gateway is not one. (HTTP/2 always carries the authority; only the path is used.)
     if parts.version < Version::HTTP_2 && parts.uri.authority().is_some() {
-        tracing::info!(method = %parts.method, target = %parts.uri, status = 400, "refused: absolute-form request target (not a forward proxy)");
+        tracing::info!(method = %parts.method, target = %redact_url(&parts.uri.to_string()), status = 400, "refused: absolute-form request target (not a forward proxy)");
         return error_response(
             StatusCode::BAD_REQUEST,
             "bad_request",
@@ -277,15 +338,12 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
             "invalid request path",
         );
     };
-    let bytes = match axum::body::to_bytes(body, state.config.body_limit_bytes).await {
+    let bytes = match read_body(body, &parts.headers, &state.config).await {
         Ok(b) => b,
-        Err(_) => {
-            tracing::info!(method = %parts.method, path = %path, status = 413, "request body over the limit");
-            return error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request_too_large",
-                "request body is larger than the gateway's limit",
-            );
+        Err(e) => {
+            let (status, kind, message) = e.response();
+            tracing::info!(method = %parts.method, path = %path, status = status.as_u16(), "request body not read: {}", e.cause());
+            return error_response(status, kind, message);
         }
     };
     let mut upstream = reqwest::Request::new(parts.method.clone(), url);
@@ -340,7 +398,7 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
                 method = %parts.method,
                 path = %path,
                 status = status.as_u16(),
-                upstream = %base,
+                upstream = %redact_url(base),
                 latency_ms = started.elapsed().as_millis() as u64,
                 "forwarded"
             );
@@ -372,15 +430,175 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
             })
         }
         Err(e) => {
-            let (status, kind) = if e.is_timeout() {
-                (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
-            } else {
-                (StatusCode::BAD_GATEWAY, "upstream_unreachable")
-            };
-            tracing::warn!(method = %parts.method, path = %path, status = status.as_u16(), upstream = %base, "upstream request failed: {kind}");
-            error_response(status, kind, "the upstream could not be reached")
+            let (status, kind, message) = upstream_failure(&e);
+            tracing::warn!(method = %parts.method, path = %path, status = status.as_u16(), upstream = %redact_url(base), "upstream request failed: {message}");
+            error_response(status, kind, message)
         }
     }
+}
+
+/// Status, error type and message (also the logged cause) for a failed upstream request.
+fn upstream_failure(e: &reqwest::Error) -> (StatusCode, &'static str, &'static str) {
+    if e.is_timeout() {
+        return (
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            "the upstream did not answer in time",
+        );
+    }
+    if e.is_connect() {
+        return (
+            StatusCode::BAD_GATEWAY,
+            "upstream_unreachable",
+            "the upstream could not be reached (connection failed)",
+        );
+    }
+    if let Some(h) = find_source::<hyper::Error>(e) {
+        if h.is_parse_too_large() {
+            return (
+                StatusCode::BAD_GATEWAY,
+                "upstream_bad_response",
+                "upstream response headers too large",
+            );
+        }
+        if h.is_incomplete_message() {
+            return (
+                StatusCode::BAD_GATEWAY,
+                "upstream_closed",
+                "upstream closed the connection before responding",
+            );
+        }
+        if h.is_parse() {
+            return (
+                StatusCode::BAD_GATEWAY,
+                "upstream_bad_response",
+                "upstream sent an invalid HTTP response",
+            );
+        }
+    }
+    (
+        StatusCode::BAD_GATEWAY,
+        "upstream_failed",
+        "the upstream request failed",
+    )
+}
+
+/// The first error of type `T` in `e`'s source chain (`e` included).
+fn find_source<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(t) = err.downcast_ref::<T>() {
+            return Some(t);
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// Why a request body could not be read.
+#[derive(Debug)]
+enum BodyError {
+    /// Larger than the limit (declared or counted).
+    TooLarge,
+    /// No bytes for the body idle timeout.
+    Idle(Duration),
+    /// Invalid framing (e.g. malformed chunked encoding).
+    Malformed(String),
+    /// The client went away (abort, half-close) before the body was complete.
+    ClientGone(String),
+}
+
+impl BodyError {
+    fn response(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            BodyError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_too_large",
+                "request body is larger than the gateway's limit",
+            ),
+            BodyError::Idle(_) => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body stalled",
+            ),
+            BodyError::Malformed(_) => (
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "malformed request body framing",
+            ),
+            // Nobody reads this one; it is answered for form's sake.
+            BodyError::ClientGone(_) => (
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the request body was incomplete",
+            ),
+        }
+    }
+
+    fn cause(&self) -> String {
+        match self {
+            BodyError::TooLarge => "larger than the limit".into(),
+            BodyError::Idle(d) => format!("no body bytes for {}s (body idle timeout)", d.as_secs()),
+            BodyError::Malformed(c) => format!("malformed body framing: {c}"),
+            BodyError::ClientGone(c) => format!("client went away mid-body: {c}"),
+        }
+    }
+}
+
+/// Reads the whole request body: at most `body_limit_bytes`, with no pause longer than
+/// `body_idle_timeout` between pieces.
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    config: &GatewayConfig,
+) -> Result<Bytes, BodyError> {
+    use futures_util::StreamExt as _;
+    let limit = config.body_limit_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut stream = body.into_data_stream();
+    let mut buf = bytes::BytesMut::new();
+    loop {
+        let next = tokio::time::timeout(config.body_idle_timeout, stream.next())
+            .await
+            .map_err(|_| BodyError::Idle(config.body_idle_timeout))?;
+        match next {
+            None => return Ok(buf.freeze()),
+            Some(Ok(chunk)) => {
+                if buf.len() + chunk.len() > limit {
+                    return Err(BodyError::TooLarge);
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Some(Err(e)) => return Err(classify_body_error(&e)),
+        }
+    }
+}
+
+fn classify_body_error(e: &axum::Error) -> BodyError {
+    let io = find_source::<std::io::Error>(e);
+    if let Some(io) = io
+        && matches!(
+            io.kind(),
+            std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
+        )
+    {
+        return BodyError::Malformed(io.to_string());
+    }
+    if let Some(h) = find_source::<hyper::Error>(e)
+        && h.is_parse()
+    {
+        return BodyError::Malformed(h.to_string());
+    }
+    let cause = io.map_or_else(|| e.to_string(), ToString::to_string);
+    BodyError::ClientGone(cause)
 }
 
 /// `base` + `rest` + `?query`, refused unless it stays on `base`'s origin and path.
@@ -420,6 +638,7 @@ fn router(config: GatewayConfig) -> anyhow::Result<(Router, Arc<InFlight>)> {
     });
     let router = Router::new()
         .route("/healthz", get(healthz))
+        .route(FAULTS_PATH, get(faults))
         .fallback(proxy)
         .with_state(state);
     Ok((router, inflight))
@@ -464,6 +683,120 @@ impl RunningGateway {
     }
 }
 
+type ServerBuilder = hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>;
+
+/// The HTTP/1 + HTTP/2 connection builder with the configured timeouts.
+fn server_builder(config: &GatewayConfig) -> ServerBuilder {
+    use hyper_util::rt::{TokioExecutor, TokioTimer};
+    let mut builder = ServerBuilder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        // hyper starts this timer whenever the connection waits for a request head, so it
+        // bounds both a slow head and an idle keep-alive connection.
+        .header_read_timeout(config.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(config.header_read_timeout))
+        .keep_alive_timeout(config.header_read_timeout);
+    builder
+}
+
+/// Accepts connections until `stop` turns true, at most `max_connections` at once (the rest
+/// wait in the listen backlog). Returns the connection tasks, each already told to close
+/// gracefully.
+async fn accept_loop(
+    listener: TcpListener,
+    builder: Arc<ServerBuilder>,
+    app: Router,
+    max_connections: usize,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinSet<()> {
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let mut connections = tokio::task::JoinSet::new();
+    let mut last_accept_log: Option<Instant> = None;
+    let mut accept_errors = 0u64;
+    let mut last_full_log: Option<Instant> = None;
+    loop {
+        while connections.try_join_next().is_some() {}
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if last_full_log.is_none_or(|t| t.elapsed() >= LOG_QUIET) {
+                    tracing::warn!(
+                        max_connections,
+                        "connection limit reached; new clients wait until a connection closes"
+                    );
+                    last_full_log = Some(Instant::now());
+                }
+                tokio::select! {
+                    p = slots.clone().acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+        };
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                accept_errors += 1;
+                if last_accept_log.is_none_or(|t| t.elapsed() >= LOG_QUIET) {
+                    tracing::warn!(
+                        errors = accept_errors,
+                        "accept failed: {e}; retrying every {}ms (is the file-descriptor limit too low?)",
+                        ACCEPT_ERROR_BACKOFF.as_millis()
+                    );
+                    accept_errors = 0;
+                    last_accept_log = Some(Instant::now());
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(ACCEPT_ERROR_BACKOFF) => continue,
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+        };
+        // Nagle's algorithm would hold back small writes (stream events) until the peer's
+        // delayed ACK: every accepted socket gets TCP_NODELAY.
+        let _ = tcp.set_nodelay(true);
+        let app = app.clone();
+        let builder = builder.clone();
+        let mut stop = stop.clone();
+        connections.spawn(async move {
+            let _permit = permit;
+            let service =
+                hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(Peer(peer));
+                    let mut app = app.clone();
+                    // Router is always ready; `call` needs no `poll_ready` first.
+                    app.call(req.map(Body::new))
+                });
+            let io = hyper_util::rt::TokioIo::new(tcp);
+            let conn = builder.serve_connection(io, service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!("connection closed with an error: {e}");
+                    }
+                    return;
+                }
+                _ = stop.wait_for(|s| *s) => {}
+            }
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    connections
+}
+
 /// Binds and starts serving. The returned handle stops the server on
 /// [`RunningGateway::shutdown`]; `signal` (e.g. SIGINT/SIGTERM) stops it too.
 pub async fn start(
@@ -474,37 +807,28 @@ pub async fn start(
     let drain = config.drain_timeout;
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let builder = Arc::new(server_builder(&config));
+    let max_connections = config.max_connections;
     let (app, inflight) = router(config)?;
     let (tx, rx) = oneshot::channel::<()>();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stop = async move {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
         tokio::select! {
             _ = rx => {},
             _ = signal => {},
         }
         let _ = stop_tx.send(true);
-    };
+    });
     let task = tokio::spawn(async move {
-        use axum::serve::ListenerExt as _;
-        // Nagle's algorithm would hold back small writes (stream events) until the peer's
-        // delayed ACK: every accepted socket gets TCP_NODELAY.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = axum::serve(listener, app).with_graceful_shutdown(stop);
-        let mut stop_rx = stop_rx;
-        let server = std::pin::pin!(server.into_future());
-        tokio::select! {
-            r = server => {
-                if let Err(e) = r {
-                    tracing::error!("server error: {e}");
-                }
-            }
-            _ = async {
-                let _ = stop_rx.wait_for(|s| *s).await;
-                tracing::info!(in_flight = inflight.len(), "draining in-flight requests");
-                tokio::time::sleep(drain).await;
-            } => {
+        let mut connections = accept_loop(listener, builder, app, max_connections, stop_rx).await;
+        // The listener is closed (new connections are refused); open connections were told
+        // to close once their current exchange is done. Only requests in flight hold the
+        // drain: idle or half-sent connections do not.
+        tracing::info!(in_flight = inflight.len(), "draining in-flight requests");
+        if inflight.len() > 0 {
+            let started = Instant::now();
+            inflight.wait_idle(drain).await;
+            if inflight.len() > 0 && started.elapsed() >= drain {
                 tracing::warn!(
                     in_flight = inflight.len(),
                     "drain timeout reached; cutting the remaining requests and streams"
@@ -513,6 +837,11 @@ pub async fn start(
                 inflight.wait_idle(Duration::from_secs(2)).await;
             }
         }
+        let _ = tokio::time::timeout(SHUTDOWN_LINGER, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        connections.abort_all();
         tracing::info!("gateway stopped");
     });
     tracing::info!(%addr, "gateway listening");

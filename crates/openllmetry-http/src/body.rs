@@ -15,8 +15,9 @@ pin_project! {
     /// and shows a copy of each data frame to a [`ResponseObserver`].
     ///
     /// The observer is told when the body ends, fails, or is dropped early (the span then
-    /// records the partial data). A panic inside the observer is caught and turns the
-    /// observation off; it never reaches the caller.
+    /// records the partial data). A panic inside the observer is caught, ends the span once
+    /// with a `recorder_panicked` fault, and turns the observation off; it never reaches the
+    /// caller.
     pub struct ObservedBody<B> {
         #[pin]
         inner: B,
@@ -116,8 +117,14 @@ where
                                 let _ = guard(move || drop(obs));
                             }
                         }
-                        // The observer panicked: never touch it again.
-                        None => std::mem::forget(this.observer.take()),
+                        // The observer panicked: feed it nothing more, but end its span once
+                        // with the fault recorded (behind a guard: if that panics too, the
+                        // observer is dropped during the unwind and the span ends there).
+                        None => {
+                            if let Some(obs) = this.observer.take() {
+                                let _ = guard(move || obs.on_panic());
+                            }
+                        }
                     }
                 }
                 // That was the last frame: a consumer may stop polling here (hyper does once

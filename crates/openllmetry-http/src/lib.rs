@@ -39,7 +39,7 @@ mod tower;
 
 pub use body::ObservedBody;
 pub use reqwest_mw::OpenLlmMiddleware;
-pub use tower::{OpenLlmLayer, OpenLlmService};
+pub use tower::{IntoErrorType, OpenLlmLayer, OpenLlmService, PeekBody, RETRIED};
 
 use openllmetry_core::Instrumentation;
 

@@ -150,6 +150,14 @@ impl IntoErrorType for &std::convert::Infallible {
 pub trait PeekBody {
     /// The whole body, if it is in memory.
     fn peek(&self) -> Option<&[u8]>;
+
+    /// The whole body, for in-memory bodies that can only be read by polling them (such as
+    /// `http_body_util::Full`): the body is read at once, without waiting, and replaced by
+    /// an equivalent one that sends the same bytes. `None` (the default) when that is not
+    /// possible; [`PeekBody::peek`] is then used.
+    fn read_in_memory(&mut self) -> Option<bytes::Bytes> {
+        None
+    }
 }
 
 impl PeekBody for bytes::Bytes {
@@ -180,6 +188,23 @@ impl PeekBody for http_body_util::Full<bytes::Bytes> {
     fn peek(&self) -> Option<&[u8]> {
         None
     }
+
+    /// `Full` holds one frame and answers its first poll at once; the frame's bytes are put
+    /// back in a new `Full`, so what is sent is unchanged.
+    fn read_in_memory(&mut self) -> Option<bytes::Bytes> {
+        use http_body::Body as _;
+        self.size_hint().exact()?;
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match Pin::new(&mut *self).poll_frame(&mut cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let data = frame.into_data().ok()?;
+                *self = http_body_util::Full::new(data.clone());
+                Some(data)
+            }
+            // Empty (already read): nothing to observe, and the body is left as it was.
+            _ => None,
+        }
+    }
 }
 
 impl<S, B, RB> Service<http::Request<B>> for OpenLlmService<S>
@@ -202,8 +227,12 @@ where
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let instrumentation = self.source.get();
         let url = req.uri().to_string();
-        let call = guard(|| instrumentation.start(req.method().as_str(), &url, req.body().peek()))
-            .flatten();
+        let read = guard(|| req.body_mut().read_in_memory()).flatten();
+        let call = guard(|| {
+            let body = read.as_deref().or_else(|| req.body().peek());
+            instrumentation.start(req.method().as_str(), &url, body)
+        })
+        .flatten();
         if let Some(call) = &call {
             let _ = guard(|| inject(call, req.headers_mut()));
         }
@@ -224,6 +253,12 @@ where
         })
     }
 }
+
+/// `error.type` of an attempt that a retry layer *inside* [`OpenLlmService`] retried: with
+/// async-openai's `OpenAIRetryLayer` below this layer, the attempt's response is consumed by
+/// the retry layer and never seen here. Put [`OpenLlmLayer`] inside the retry layer (closer
+/// to `ReqwestService`) to record each attempt's real HTTP status instead.
+pub const RETRIED: &str = "retried";
 
 #[cfg(feature = "async-openai")]
 mod async_openai_impl {
@@ -260,7 +295,10 @@ mod async_openai_impl {
 
         fn call(&mut self, factory: HttpRequestFactory) -> Self::Future {
             // The factory is rebuilt for each attempt (retries); each build starts a call and
-            // parks it here, replacing (and so ending) an earlier attempt's call.
+            // parks it here, replacing an earlier attempt's call. A retry layer inside this
+            // service consumed that attempt's response, which this service never sees: the
+            // earlier call ends with `error.type` [`RETRIED`] (not as cancelled). Placed inside
+            // the retry layer, this service sees every attempt's response and status.
             let slot: Arc<Mutex<Option<LlmCall>>> = Arc::default();
             let instrumentation = self.source.get();
             let parked = slot.clone();
@@ -279,8 +317,9 @@ mod async_openai_impl {
                     };
                     if let Some(call) = call {
                         let _ = guard(|| inject(&call, req.headers_mut()));
-                        if let Ok(mut s) = parked.lock() {
-                            *s = Some(call);
+                        let earlier = parked.lock().ok().and_then(|mut s| s.replace(call));
+                        if let Some(earlier) = earlier {
+                            let _ = guard(move || earlier.on_transport_error(RETRIED));
                         }
                     }
                     Ok::<_, OpenAIError>(req)

@@ -670,3 +670,155 @@ async fn tower_async_openai_test_embeddings() {
         check(&run, &want, content);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Retries (issue 10 item 14)
+// ---------------------------------------------------------------------------------------
+
+/// A loopback server that answers `429` (with `Retry-After: 0`, so the client retries at
+/// once) to its first request and the recorded chat completion to the others. Each response
+/// closes its connection. Returns the base URL and the number of requests answered.
+async fn rate_limited_once() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ok_body = Cassette::load_named("openai/test_chat/test_chat.yaml")
+        .expect("cassette loads")
+        .interactions[0]
+        .response
+        .decoded_body();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    let served = Arc::new(AtomicUsize::new(0));
+    let count = served.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut conn, _)) = listener.accept().await else {
+                return;
+            };
+            let ok_body = ok_body.clone();
+            let count = count.clone();
+            tokio::spawn(async move {
+                // Read the head, then the body by Content-Length.
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let head_end = loop {
+                    let n = conn.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break p + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                while buf.len() < head_end + len {
+                    let n = conn.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let (status, body) = if count.fetch_add(1, Ordering::SeqCst) == 0 {
+                    (
+                        "429 Too Many Requests",
+                        br#"{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#.to_vec(),
+                    )
+                } else {
+                    ("200 OK", ok_body)
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\nretry-after: 0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = conn.write_all(head.as_bytes()).await;
+                let _ = conn.write_all(&body).await;
+                let _ = conn.shutdown().await;
+            });
+        }
+    });
+    (base, served)
+}
+
+/// Runs one chat call with `client`; returns the spans.
+async fn retried_chat(client: Client<OpenAIConfig>, capture: &Capture) -> Vec<SpanData> {
+    let req = CreateChatCompletionRequest {
+        model: "gpt-3.5-turbo".into(),
+        messages: vec![user(JOKE_PROMPT)],
+        ..Default::default()
+    };
+    let resp = tokio::time::timeout(
+        std::time::Duration::from_secs(15),
+        client.chat().create(req),
+    )
+    .await
+    .expect("the call finished");
+    let resp = resp.expect("the retry succeeded");
+    assert_eq!(
+        resp.choices[0].message.content.as_deref(),
+        Some(TEST_CHAT_ANSWER)
+    );
+    capture.flush();
+    capture.spans_named("openai.chat")
+}
+
+fn client(service_base: String) -> OpenAIConfig {
+    OpenAIConfig::new()
+        .with_api_base(service_base)
+        .with_api_key("sk-test")
+}
+
+/// Layer inside async-openai's retry layer: one span per attempt, each with its real status.
+#[tokio::test]
+async fn tower_inside_retry_layer_records_each_attempts_status() {
+    use async_openai::middleware::retry::OpenAIRetryLayer;
+    let (base, served) = rate_limited_once().await;
+    let capture = Capture::with_resource(opentelemetry_sdk::Resource::builder_empty().build());
+    let instr = instrumentation(&capture, Opts::default(), Arc::default());
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let service = tower::ServiceBuilder::new()
+        .layer(OpenAIRetryLayer::new(2))
+        .layer(OpenLlmLayer::with_instrumentation(instr))
+        .service(ReqwestService::new(http));
+    let client = Client::with_config(client(base)).with_http_service(service);
+    let mut spans = retried_chat(client, &capture).await;
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 2);
+    spans.sort_by_key(|s| s.start_time);
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    // The 429 attempt carries the error its response body gave (`"type":"requests"`).
+    assert_eq!(attr_str(&spans[0], "error.type"), Some("requests"));
+    assert!(matches!(spans[0].status, Status::Error { .. }));
+    assert_eq!(attr_str(&spans[1], "error.type"), None);
+    assert_eq!(spans[1].status, Status::Unset);
+}
+
+/// Layer outside the retry layer: the retried attempt's response is consumed by the retry
+/// layer; its span says it was retried, never that the caller cancelled it.
+#[tokio::test]
+async fn tower_outside_retry_layer_marks_the_earlier_attempt_retried_not_cancelled() {
+    use async_openai::middleware::retry::OpenAIRetryLayer;
+    let (base, served) = rate_limited_once().await;
+    let capture = Capture::with_resource(opentelemetry_sdk::Resource::builder_empty().build());
+    let instr = instrumentation(&capture, Opts::default(), Arc::default());
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let service = tower::ServiceBuilder::new()
+        .layer(OpenLlmLayer::with_instrumentation(instr))
+        .layer(OpenAIRetryLayer::new(2))
+        .service(ReqwestService::new(http));
+    let client = Client::with_config(client(base)).with_http_service(service);
+    let mut spans = retried_chat(client, &capture).await;
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 2);
+    spans.sort_by_key(|s| s.start_time);
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    assert_eq!(
+        attr_str(&spans[0], "error.type"),
+        Some(openllmetry_http::RETRIED)
+    );
+    assert_eq!(attr_str(&spans[1], "error.type"), None);
+    assert_eq!(spans[1].status, Status::Unset);
+}

@@ -121,3 +121,8 @@ pub const TRACELOOP_ASSOCIATION_PROPERTIES_PREFIX: &str = "traceloop.association
 /// Set on an LLM span whose response ended before it was complete (stream dropped by the
 /// caller, or the connection closed): the recorded data is partial.
 pub const OPENLLMETRY_RESPONSE_INCOMPLETE: &str = "openllmetry.response.incomplete";
+
+/// Set on an LLM span whose response was only partly observed because an observation bound
+/// was reached (body or inflated-size cap): the bytes passed through whole, the recorded
+/// data is partial.
+pub const OPENLLMETRY_RESPONSE_TRUNCATED: &str = "openllmetry.response.truncated";

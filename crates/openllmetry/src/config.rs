@@ -72,6 +72,12 @@ env_vars! {
     OTEL_EXPORTER_OTLP_TRACES_HEADERS = "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "unset", "Headers for traces.";
     OTEL_EXPORTER_OTLP_METRICS_HEADERS = "OTEL_EXPORTER_OTLP_METRICS_HEADERS", "unset", "Headers for metrics.";
     OTEL_EXPORTER_OTLP_LOGS_HEADERS = "OTEL_EXPORTER_OTLP_LOGS_HEADERS", "unset", "Headers for logs.";
+    OTEL_EXPORTER_OTLP_TIMEOUT = "OTEL_EXPORTER_OTLP_TIMEOUT", "10000", "Timeout of each OTLP export, in milliseconds (every signal).";
+    OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "unset (no limit)", "Maximum length, in characters, of string attribute values (and of each string in an array) of spans and span events; longer values are truncated and the span marked `openllmetry.truncated`.";
+    OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "unset (no limit)", "Like `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, for spans only; takes precedence over it.";
+    TRACELOOP_EXPORT_MAX_REQUEST_BYTES = "TRACELOOP_EXPORT_MAX_REQUEST_BYTES", "4194304", "Maximum encoded size in bytes of one span export request; batches are split to fit and a span too large on its own is exported with its largest attribute values truncated (marked `openllmetry.truncated`).";
+    TRACELOOP_EXPORT_QUEUE_MAX_BYTES = "TRACELOOP_EXPORT_QUEUE_MAX_BYTES", "67108864", "Byte budget of the spans waiting for export; past it, new spans are exported with their largest attribute values truncated (marked `openllmetry.truncated`).";
+    TRACELOOP_METRICS_CARDINALITY_LIMIT = "TRACELOOP_METRICS_CARDINALITY_LIMIT", "500", "Maximum number of attribute sets (series) per metric instrument; further ones are aggregated into the overflow series `otel.metric.overflow=true`.";
 }
 
 /// The default endpoint used when an API key is configured but no endpoint.
@@ -260,6 +266,10 @@ pub struct Config {
     pub(crate) trace_context_propagation: Option<bool>,
     pub(crate) span_postprocess: Option<SpanPostprocessHook>,
     pub(crate) redact: Option<RedactHook>,
+    pub(crate) export_max_request_bytes: Option<usize>,
+    pub(crate) export_queue_max_bytes: Option<usize>,
+    pub(crate) metric_cardinality_limit: Option<usize>,
+    pub(crate) export_timeout: Option<std::time::Duration>,
     pub(crate) mask_secrets: Option<bool>,
     pub(crate) telemetry: Option<crate::telemetry::TelemetryLevel>,
     pub(crate) telemetry_config: Option<crate::telemetry::TelemetryConfig>,
@@ -338,6 +348,34 @@ impl Config {
     /// Batch (default) or simple span processing (overrides `TRACELOOP_DISABLE_BATCH`).
     pub fn with_batch(mut self, batch: bool) -> Self {
         self.disable_batch = Some(!batch);
+        self
+    }
+
+    /// Maximum encoded size of one span export request (overrides
+    /// `TRACELOOP_EXPORT_MAX_REQUEST_BYTES`; default [`DEFAULT_EXPORT_MAX_REQUEST_BYTES`]).
+    pub fn with_export_max_request_bytes(mut self, bytes: usize) -> Self {
+        self.export_max_request_bytes = Some(bytes);
+        self
+    }
+
+    /// Byte budget of the spans waiting for export (overrides
+    /// `TRACELOOP_EXPORT_QUEUE_MAX_BYTES`; default [`DEFAULT_EXPORT_QUEUE_MAX_BYTES`]).
+    pub fn with_export_queue_max_bytes(mut self, bytes: usize) -> Self {
+        self.export_queue_max_bytes = Some(bytes);
+        self
+    }
+
+    /// Maximum series per metric instrument (overrides `TRACELOOP_METRICS_CARDINALITY_LIMIT`;
+    /// default [`DEFAULT_METRICS_CARDINALITY_LIMIT`]).
+    pub fn with_metrics_cardinality_limit(mut self, limit: usize) -> Self {
+        self.metric_cardinality_limit = Some(limit);
+        self
+    }
+
+    /// Timeout of each OTLP export (overrides `OTEL_EXPORTER_OTLP_TIMEOUT`; default
+    /// [`DEFAULT_EXPORT_TIMEOUT`]).
+    pub fn with_export_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.export_timeout = Some(timeout);
         self
     }
 
@@ -582,6 +620,7 @@ pub(crate) struct Resolved {
     pub(crate) logs_endpoint: Option<SignalEndpoint>,
     pub(crate) console: bool,
     pub(crate) disable_batch: bool,
+    pub(crate) export_limits: ExportLimits,
     pub(crate) metrics: bool,
     pub(crate) logging: bool,
     pub(crate) flavour: Flavour,
@@ -622,6 +661,81 @@ fn default_app_name() -> String {
 
 /// Applies code > env > default. Invalid env values are collected in `env.errors` and
 /// replaced by the default.
+/// Default of [`Config::with_export_max_request_bytes`]: 4 MiB, what common OTLP/gRPC
+/// receivers accept by default.
+pub const DEFAULT_EXPORT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// Default of [`Config::with_export_queue_max_bytes`]: 64 MiB.
+pub const DEFAULT_EXPORT_QUEUE_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// Default of [`Config::with_metrics_cardinality_limit`]: 500 series per instrument.
+pub const DEFAULT_METRICS_CARDINALITY_LIMIT: usize = 500;
+/// Default of [`Config::with_export_timeout`]: 10 s.
+pub const DEFAULT_EXPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The bounds of the export pipeline, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ExportLimits {
+    pub(crate) max_request_bytes: usize,
+    pub(crate) queue_max_bytes: usize,
+    pub(crate) cardinality_limit: usize,
+    pub(crate) timeout: std::time::Duration,
+    /// The span attribute value length limit (span-specific one wins), in characters.
+    pub(crate) attribute_value_length: Option<usize>,
+}
+
+fn export_limits(config: &Config, env: &mut Env<'_>) -> ExportLimits {
+    let positive = |s: &str| s.parse::<usize>().ok().filter(|n| *n > 0);
+    let max_request_env = env.parsed(
+        TRACELOOP_EXPORT_MAX_REQUEST_BYTES,
+        "a positive number of bytes",
+        positive,
+    );
+    let queue_env = env.parsed(
+        TRACELOOP_EXPORT_QUEUE_MAX_BYTES,
+        "a positive number of bytes",
+        positive,
+    );
+    let card_env = env.parsed(
+        TRACELOOP_METRICS_CARDINALITY_LIMIT,
+        "a positive number",
+        |s: &str| s.parse::<usize>().ok().filter(|n| *n > 0 && *n < 1 << 24),
+    );
+    let timeout_env = env.parsed(
+        OTEL_EXPORTER_OTLP_TIMEOUT,
+        "a number of milliseconds",
+        |s: &str| s.parse::<u64>().ok().map(std::time::Duration::from_millis),
+    );
+    let general = env.parsed(
+        OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+        "a number of characters",
+        |s: &str| s.parse::<usize>().ok(),
+    );
+    let span = env.parsed(
+        OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+        "a number of characters",
+        |s: &str| s.parse::<usize>().ok(),
+    );
+    ExportLimits {
+        max_request_bytes: config
+            .export_max_request_bytes
+            .or(max_request_env)
+            .unwrap_or(DEFAULT_EXPORT_MAX_REQUEST_BYTES),
+        queue_max_bytes: config
+            .export_queue_max_bytes
+            .or(queue_env)
+            .unwrap_or(DEFAULT_EXPORT_QUEUE_MAX_BYTES),
+        cardinality_limit: config
+            .metric_cardinality_limit
+            .filter(|n| *n > 0 && *n < 1 << 24)
+            .or(card_env)
+            .unwrap_or(DEFAULT_METRICS_CARDINALITY_LIMIT),
+        timeout: config
+            .export_timeout
+            .or(timeout_env)
+            .unwrap_or(DEFAULT_EXPORT_TIMEOUT),
+        attribute_value_length: span.or(general),
+    }
+}
+
 pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
     // Enabled: the builder wins; otherwise any env "off" wins.
     let tracing_enabled = env.bool(TRACELOOP_TRACING_ENABLED);
@@ -778,7 +892,9 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
         parse_formats,
     );
     let sampler_env = sampler_from_env(env);
+    let export_limits = export_limits(config, env);
     Resolved {
+        export_limits,
         enabled,
         app_name,
         resource,
@@ -1235,6 +1351,76 @@ mod tests {
             })
             .collect();
         assert_eq!(read, documented);
+    }
+}
+
+#[cfg(test)]
+mod export_limit_tests {
+    use super::*;
+
+    fn limits(vars: &[(&str, &str)], config: &Config) -> (ExportLimits, usize) {
+        let lookup = |k: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let mut env = Env::new(&lookup);
+        let l = export_limits(config, &mut env);
+        (l, env.errors.len())
+    }
+
+    #[test]
+    fn span_attribute_limit_wins_over_the_general_one() {
+        let (l, errors) = limits(
+            &[
+                (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, "1000"),
+                (OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, "100"),
+            ],
+            &Config::new(),
+        );
+        assert_eq!((l.attribute_value_length, errors), (Some(100), 0));
+        let (l, _) = limits(
+            &[(OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, "1000")],
+            &Config::new(),
+        );
+        assert_eq!(l.attribute_value_length, Some(1000));
+        let (l, _) = limits(&[], &Config::new());
+        assert_eq!(l.attribute_value_length, None);
+    }
+
+    #[test]
+    fn export_limits_defaults_env_and_code() {
+        let (l, _) = limits(&[], &Config::new());
+        assert_eq!(l.max_request_bytes, 4 * 1024 * 1024);
+        assert_eq!(l.queue_max_bytes, 64 * 1024 * 1024);
+        assert_eq!(l.cardinality_limit, 500);
+        assert_eq!(l.timeout, std::time::Duration::from_secs(10));
+        let vars = [
+            (OTEL_EXPORTER_OTLP_TIMEOUT, "250"),
+            (TRACELOOP_EXPORT_MAX_REQUEST_BYTES, "1000000"),
+            (TRACELOOP_EXPORT_QUEUE_MAX_BYTES, "2000000"),
+            (TRACELOOP_METRICS_CARDINALITY_LIMIT, "50"),
+        ];
+        let (l, errors) = limits(&vars, &Config::new());
+        assert_eq!(errors, 0);
+        assert_eq!(l.timeout, std::time::Duration::from_millis(250));
+        assert_eq!(
+            (l.max_request_bytes, l.queue_max_bytes, l.cardinality_limit),
+            (1_000_000, 2_000_000, 50)
+        );
+        let (l, _) = limits(
+            &vars,
+            &Config::new()
+                .with_export_timeout(std::time::Duration::from_secs(1))
+                .with_export_max_request_bytes(5),
+        );
+        assert_eq!(l.timeout, std::time::Duration::from_secs(1));
+        assert_eq!(l.max_request_bytes, 5);
+        let (_, errors) = limits(
+            &[(TRACELOOP_EXPORT_QUEUE_MAX_BYTES, "lots")],
+            &Config::new(),
+        );
+        assert_eq!(errors, 1);
     }
 }
 

@@ -245,7 +245,14 @@ fn start(
     if let Some(t) = &r.traces
         && !custom
     {
-        tb = export::add_exporter(tb, export::span_exporter(t)?, hook.clone(), simple);
+        tb = export::add_otlp_exporter(
+            tb,
+            export::span_exporter(t, r.export_limits.timeout)?,
+            hook.clone(),
+            simple,
+            t.protocol,
+            &r.export_limits,
+        );
         destinations.push(format!("{} ({:?})", t.url, t.protocol));
     }
     if r.console {
@@ -257,14 +264,25 @@ fn start(
 
     // Metrics.
     let meter_provider = if r.metrics {
-        let mut mb = SdkMeterProvider::builder().with_resource(resource.clone());
+        let limit = r.export_limits.cardinality_limit;
+        let mut mb = SdkMeterProvider::builder()
+            .with_resource(resource.clone())
+            .with_view(move |_: &opentelemetry_sdk::metrics::Instrument| {
+                opentelemetry_sdk::metrics::Stream::builder()
+                    .with_cardinality_limit(limit)
+                    .build()
+                    .ok()
+            });
         if let Some(setup) = config.metric_exporter.take() {
             mb = setup(mb);
             Some(mb.build())
         } else if let Some(m) = &r.metrics_endpoint {
             mb = mb.with_reader(
-                opentelemetry_sdk::metrics::PeriodicReader::builder(export::metric_exporter(m)?)
-                    .build(),
+                opentelemetry_sdk::metrics::PeriodicReader::builder(export::metric_exporter(
+                    m,
+                    r.export_limits.timeout,
+                )?)
+                .build(),
             );
             Some(mb.build())
         } else {
@@ -282,7 +300,7 @@ fn start(
             lb = setup(lb);
             Some(lb.build())
         } else if let Some(l) = &r.logs_endpoint {
-            lb = lb.with_batch_exporter(export::log_exporter(l)?);
+            lb = lb.with_batch_exporter(export::log_exporter(l, r.export_limits.timeout)?);
             Some(lb.build())
         } else {
             None

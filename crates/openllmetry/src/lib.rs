@@ -33,6 +33,7 @@
 pub mod association;
 pub mod config;
 pub mod console;
+pub mod diagnostics;
 pub mod entity;
 mod export;
 mod init;
@@ -42,6 +43,8 @@ pub(crate) mod state;
 pub mod telemetry;
 
 pub use config::{Config, ConfigError, Protocol, SamplerChoice};
+pub use diagnostics::{Diagnostics, diagnostics};
+pub use export::TRUNCATED_ATTRIBUTE;
 pub use init::{OpenLlmetry, init, try_init};
 pub use openllmetry_core::{ApiFormat, Content, Flavour, Instrumentation, Target};
 

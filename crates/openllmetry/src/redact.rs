@@ -50,6 +50,9 @@ pub fn mask_str(s: &str) -> Option<String> {
     let mut out = String::new();
     let mut changed = false;
     let mut i = 0;
+    // End (in `s`) of the last masked secret: the text `s[verbatim_from..i]` was copied to the
+    // end of `out` unchanged, so an e-mail's local part may only be taken back from that range.
+    let mut verbatim_from = 0;
     let bytes = s.as_bytes();
     while i < s.len() {
         let rest = &s[i..];
@@ -69,6 +72,7 @@ pub fn mask_str(s: &str) -> Option<String> {
                 out.push_str(&rest[..7]);
                 out.push_str("[REDACTED]");
                 i += 7 + token_len;
+                verbatim_from = i;
                 changed = true;
                 continue;
             }
@@ -81,18 +85,19 @@ pub fn mask_str(s: &str) -> Option<String> {
             if body_len >= MIN_KEY_BODY {
                 out.push_str("[REDACTED_KEY]");
                 i += prefix.len() + body_len;
+                verbatim_from = i;
                 changed = true;
                 continue;
             }
         }
         // E-mail addresses: local@domain.tld
         if bytes[i] == b'@' && i > 0 {
-            let local_start = s[..i]
+            let local_start = s[verbatim_from..i]
                 .char_indices()
                 .rev()
                 .take_while(|(_, c)| is_email_local_char(*c))
                 .last()
-                .map(|(j, _)| j);
+                .map(|(j, _)| verbatim_from + j);
             let domain_len = rest[1..]
                 .find(|c: char| !is_domain_char(c))
                 .unwrap_or(rest.len() - 1);
@@ -101,12 +106,13 @@ pub fn mask_str(s: &str) -> Option<String> {
                 && domain.contains('.')
                 && !domain.starts_with('.')
             {
-                // Remove the local part already copied to `out`.
+                // Remove the local part already copied to `out`: it lies in the verbatim range
+                // and is ASCII, so `out` ends with exactly these bytes.
                 let local_len = i - start;
-                let keep = out.len().saturating_sub(local_len);
-                out.truncate(keep);
+                out.truncate(out.len() - local_len);
                 out.push_str("[REDACTED_EMAIL]");
                 i += 1 + domain.len();
+                verbatim_from = i;
                 changed = true;
                 continue;
             }
@@ -246,7 +252,74 @@ mod tests {
         );
     }
 
+    #[test]
+    fn email_after_a_masked_key_keeps_the_text_before_it() {
+        // Regression (issue 10 item 12): the e-mail's local part was measured in the input but
+        // removed from the output, which already held the shorter `[REDACTED_KEY]`: this panicked
+        // on a non-character boundary or deleted the user's text.
+        assert_eq!(
+            mask_str("ééésk-AAAAAAAAAAAAAAAA@ex.com").as_deref(),
+            Some("ééé[REDACTED_KEY]@ex.com")
+        );
+        assert_eq!(
+            mask_str("hello world sk-AAAAAAAAAAAAAAAAAAAA@example.com tail").as_deref(),
+            Some("hello world [REDACTED_KEY]@example.com tail")
+        );
+        assert_eq!(
+            mask_str("x Bearer tok@example.com y").as_deref(),
+            Some("x Bearer [REDACTED] y")
+        );
+    }
+
+    /// Text that can never be (part of) a secret, and never glues onto a neighbouring secret:
+    /// it starts and ends with a space.
+    fn safe_piece() -> impl proptest::strategy::Strategy<Value = String> {
+        "[ a-zé€😀,.!?0-9]{0,12}".prop_map(|s| format!(" {s} "))
+    }
+
+    fn secret() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            "[A-Za-z0-9]{16,24}".prop_map(|k| format!("sk-{k}")),
+            "[A-Za-z0-9]{16,24}".prop_map(|k| format!("ghp_{k}")),
+            "[A-Za-z0-9._-]{1,20}".prop_map(|t| format!("Bearer {t}")),
+            ("[a-z0-9._+-]{1,10}", "[a-z0-9-]{1,10}")
+                .prop_map(|(l, d)| format!("{l}@{d}.example.com")),
+            // A key glued to an e-mail domain, as in the issue's example.
+            "[A-Za-z0-9]{16,24}".prop_map(|k| format!("sk-{k}@ex.com")),
+        ]
+    }
+
+    use proptest::strategy::Strategy as _;
+
     proptest::proptest! {
+        #[test]
+        fn masking_never_changes_text_outside_secrets(
+            parts in proptest::collection::vec((safe_piece(), proptest::option::of(secret())), 0..6)
+        ) {
+            let mut text = String::new();
+            for (safe, secret) in &parts {
+                text.push_str(safe);
+                if let Some(secret) = secret {
+                    text.push_str(secret);
+                }
+            }
+            let masked = mask_str(&text).unwrap_or_else(|| text.clone());
+            // Every safe piece survives verbatim, in order.
+            let mut rest = masked.as_str();
+            for (safe, _) in &parts {
+                let at = rest.find(safe.as_str());
+                proptest::prop_assert!(at.is_some(), "{safe:?} lost from {masked:?} (input {text:?})");
+                rest = &rest[at.unwrap_or(0) + safe.len()..];
+            }
+            // And no secret survives.
+            for (_, secret) in &parts {
+                if let Some(secret) = secret {
+                    proptest::prop_assert!(!masked.contains(secret.as_str()), "{secret:?} in {masked:?}");
+                }
+            }
+        }
+
         #[test]
         fn never_panics_and_output_is_valid_utf8(s in "\\PC{0,64}") {
             let _ = mask_str(&s);
