@@ -12,9 +12,11 @@
 //! * [`flat`]: the flattened span / metric point / log views and [`AttrValue`] shared by
 //!   [`otlp`] and [`capture`].
 //! * [`telemetry_receiver`]: the receiver for the SDK's own telemetry reports.
+//! * [`clickhouse`]: a private `clickhouse-server` on a loopback port for the viewer's store tests.
 
 pub mod capture;
 pub mod cassette;
+pub mod clickhouse;
 pub mod flat;
 pub mod otlp;
 pub mod replay;

@@ -13,6 +13,8 @@ use serde_json::Value;
 
 use crate::extract::{LogRecordRow, SpanRecord, log_content};
 
+pub mod clickhouse;
+
 /// Rows deleted per retention statement, so one pass never holds the writer for long.
 pub const RETENTION_CHUNK_ROWS: i64 = 2_000;
 /// Most traces the size cap deletes per step (a tenth of the traces, at least one).
@@ -29,6 +31,10 @@ pub enum StoreError {
     /// SQLite failed.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// ClickHouse refused a request or could not be reached (the message never holds the
+    /// password nor more than the first line of ClickHouse's answer).
+    #[error("clickhouse: {0}")]
+    ClickHouse(String),
     /// A lock was poisoned by a panic elsewhere.
     #[error("store lock poisoned")]
     Poisoned,
