@@ -72,6 +72,8 @@ pub struct SpanRecord {
     pub content: String,
     /// Whether this looks like an LLM call (has a provider or a model or token usage).
     pub is_llm: bool,
+    /// Time to first token/chunk in nanoseconds (`gen_ai.response.time_to_first_chunk`, seconds).
+    pub ttft_ns: Option<i64>,
 }
 
 /// One log record (the `events` flavour carries prompts and completions in them).
@@ -248,6 +250,17 @@ pub fn span_record(span: &Span, service: &str, prices: &PriceTable) -> SpanRecor
         }
         _ => None,
     };
+    // A model the table does not know: the producer's own cost attribute, when it sent one.
+    let cost = cost.or_else(|| {
+        a.get("gen_ai.usage.cost.amount")
+            .and_then(Value::as_f64)
+            .filter(|c| c.is_finite() && *c >= 0.0)
+    });
+    let ttft_ns = a
+        .get("gen_ai.response.time_to_first_chunk")
+        .and_then(Value::as_f64)
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| (s * 1e9) as i64);
     let is_llm = provider.is_some() || input_tokens.is_some() || output_tokens.is_some();
     let status = span.status.clone().unwrap_or_default();
     SpanRecord {
@@ -272,6 +285,7 @@ pub fn span_record(span: &Span, service: &str, prices: &PriceTable) -> SpanRecor
         events: Value::Array(events),
         content,
         is_llm,
+        ttft_ns,
         provider,
         model,
         operation,

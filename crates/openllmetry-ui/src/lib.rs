@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod extract;
+pub mod faults;
 mod grpc;
 pub mod prices;
 pub mod server;

@@ -137,13 +137,15 @@ pub(crate) struct Counters {
     pub(crate) logs_ingested: AtomicU64,
     pub(crate) write_errors: AtomicU64,
     pub(crate) retention_spans_deleted: AtomicU64,
+    pub(crate) fault_reports_accepted: AtomicU64,
+    pub(crate) fault_reports_rejected: AtomicU64,
 }
 
 pub(crate) type Batch = (Vec<SpanRecord>, Vec<LogRecordRow>);
 
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) store: Arc<SqliteStore>,
+    pub(crate) store: Arc<dyn Store>,
     pub(crate) prices: PriceTable,
     pub(crate) queue: mpsc::Sender<Batch>,
     pub(crate) capacity: usize,
@@ -180,7 +182,7 @@ impl UiServer {
     }
 
     /// The store behind the viewer.
-    pub fn store(&self) -> Arc<SqliteStore> {
+    pub fn store(&self) -> Arc<dyn Store> {
         self.shared.store.clone()
     }
 
@@ -213,7 +215,7 @@ pub async fn start(config: UiConfig) -> Result<UiServer, UiError> {
             return Err(UiError::NonLoopbackWithoutToken(addr));
         }
     }
-    let store = Arc::new(SqliteStore::open(&config.store_path)?);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.store_path)?);
     let (tx, rx) = mpsc::channel::<Batch>(config.queue_capacity.max(1));
     let shared = Arc::new(Shared {
         store,
@@ -345,7 +347,8 @@ fn now_ns() -> i64 {
 fn router(shared: Arc<Shared>, with_ui: bool) -> Router {
     let mut app = Router::new()
         .route("/v1/traces", post(ingest_traces))
-        .route("/v1/logs", post(ingest_logs));
+        .route("/v1/logs", post(ingest_logs))
+        .route(crate::faults::REPORTS_PATH, post(ingest_report));
     if with_ui {
         app = app
             .route(
@@ -363,6 +366,8 @@ fn router(shared: Arc<Shared>, with_ui: bool) -> Router {
             .route("/api/status", get(status))
             .route("/api/traces", get(list_traces))
             .route("/api/sessions", get(list_sessions))
+            .route("/api/dashboard", get(get_dashboard))
+            .route("/api/faults", get(get_faults))
             .route("/api/traces/{trace_id}", get(get_trace))
             .route("/api/traces/{trace_id}/spans/{span_id}", get(get_span));
     }
@@ -618,6 +623,8 @@ async fn status(State(shared): State<Arc<Shared>>) -> Response {
             "spans": l(&c.spans_ingested),
             "logs": l(&c.logs_ingested),
             "write_errors": l(&c.write_errors),
+            "fault_reports_accepted": l(&c.fault_reports_accepted),
+            "fault_reports_rejected": l(&c.fault_reports_rejected),
         },
         "store": {
             "spans": stats.spans,
@@ -662,6 +669,94 @@ async fn list_sessions(
         Ok(Ok(sessions)) => axum::Json(json!({ "sessions": sessions })).into_response(),
         Ok(Err(e)) => store_error(e),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn get_dashboard(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<crate::store::DashboardQuery>,
+) -> Response {
+    let store = shared.store.clone();
+    match tokio::task::spawn_blocking(move || crate::store::dashboard(&*store, &q, now_ns())).await
+    {
+        Ok(Ok(d)) => axum::Json(d).into_response(),
+        Ok(Err(e)) => store_error(e),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// Default bucket of the fault-report view: one hour.
+pub const DEFAULT_FAULT_BUCKET_NS: i64 = 3_600 * 1_000_000_000;
+
+#[derive(Debug, serde::Deserialize)]
+struct FaultParams {
+    from_ns: Option<i64>,
+    to_ns: Option<i64>,
+    bucket_ns: Option<i64>,
+}
+
+async fn get_faults(State(shared): State<Arc<Shared>>, Query(p): Query<FaultParams>) -> Response {
+    let store = shared.store.clone();
+    let to = p.to_ns.unwrap_or_else(|| now_ns() + 1);
+    let from = p.from_ns.unwrap_or(to - 7 * 86_400 * 1_000_000_000);
+    let bucket = p
+        .bucket_ns
+        .unwrap_or(DEFAULT_FAULT_BUCKET_NS)
+        .max(1_000_000_000);
+    match tokio::task::spawn_blocking(move || store.fault_counts(from, to, bucket)).await {
+        Ok(Ok(f)) => axum::Json(json!({
+            "bucket_ns": bucket,
+            "faults": f,
+            "reports_accepted": shared.counters.fault_reports_accepted.load(Ordering::Relaxed),
+            "reports_rejected": shared.counters.fault_reports_rejected.load(Ordering::Relaxed),
+        }))
+        .into_response(),
+        Ok(Err(e)) => store_error(e),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// `POST /v1/reports`: an SDK fault report (TELEMETRY.md). Written directly (reports are small
+/// and at most hourly per process); the peer address is never looked at.
+async fn ingest_report(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let c = &shared.counters;
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        })
+        .unwrap_or(false);
+    let report = if json_type {
+        crate::faults::parse_report(&body)
+    } else {
+        Err("Content-Type must be application/json".to_string())
+    };
+    match report {
+        Ok(r) => {
+            let store = shared.store.clone();
+            match tokio::task::spawn_blocking(move || store.insert_fault_report(now_ns(), &r)).await
+            {
+                Ok(Ok(())) => {
+                    c.fault_reports_accepted.fetch_add(1, Ordering::Relaxed);
+                    (StatusCode::OK, "").into_response()
+                }
+                Ok(Err(e)) => store_error(e),
+                Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            }
+        }
+        Err(e) => {
+            c.fault_reports_rejected.fetch_add(1, Ordering::Relaxed);
+            (StatusCode::BAD_REQUEST, e).into_response()
+        }
     }
 }
 

@@ -6,7 +6,6 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use openllmetry_ui::store::Store as _;
 use openllmetry_ui::{UiConfig, UiServer};
 use serde_json::{Value, json};
 
@@ -258,7 +257,7 @@ async fn json_ingest_list_trace_span_and_filters() {
     assert_eq!(status, 200);
     assert_eq!(st["ingest"]["accepted_requests"], 2);
     assert_eq!(st["store"]["spans"], 4);
-    assert_eq!(st["store"]["schema_version"], 1);
+    assert_eq!(st["store"]["schema_version"], 2);
     server.shutdown().await;
 }
 

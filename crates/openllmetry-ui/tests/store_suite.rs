@@ -9,8 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use openllmetry_testkit::clickhouse::{ClickHouseServer, ClickHouseStartError, TEST_USER};
 use openllmetry_ui::extract::{LogRecordRow, SpanRecord};
-use openllmetry_ui::store::clickhouse::{ClickHouseConfig, ClickHouseStore};
-use openllmetry_ui::store::{SessionKey, SqliteStore, Store, TraceQuery};
+use openllmetry_ui::store::clickhouse::{ClickHouseConfig, ClickHouseStore, SCHEMA_VERSION};
+use openllmetry_ui::store::{FaultReport, SessionKey, Split, SqliteStore, Store, TraceQuery};
 use serde_json::json;
 
 const SEC: i64 = 1_000_000_000;
@@ -119,6 +119,7 @@ fn seed(store: &dyn Store, base: i64) {
     );
     c1.conversation_id = Some("c1".into());
     c1.content = "What is the Weather in Paris?".into();
+    c1.ttft_ns = Some(300_000_000);
     c1.association = json!({"user_id": "alice"});
     let c1b = llm(
         span(
@@ -216,6 +217,8 @@ fn suite_ingest_and_trace_detail(store: &dyn Store) {
     );
     assert_eq!(spans[1]["association"], json!({"user_id": "alice"}));
     assert_eq!(spans[0]["workflow_name"], json!("plan"));
+    assert_eq!(spans[1]["ttft_ns"], json!(300_000_000));
+    assert_eq!(spans[2]["ttft_ns"], json!(null));
     assert_eq!(spans[0]["is_llm"], json!(false));
 
     let s = store.span("t2", "b2").unwrap().expect("span b2");
@@ -442,6 +445,129 @@ fn suite_retention_by_age(store: &dyn Store) {
     assert_eq!(ids(store, &query()), ["new"]);
 }
 
+/// A dashboard row as a comparable tuple (start offset, duration, TTFT, group, tokens in/out,
+/// cost, error).
+type DashTuple<'a> = (i64, i64, Option<i64>, &'a str, i64, i64, Option<f64>, bool);
+
+fn suite_dashboard_rows(store: &dyn Store) {
+    let base = now_ns() - 3600 * SEC;
+    seed(store, base);
+    let mut rows = store
+        .dashboard_rows(base, base + 60 * SEC, Split::Model)
+        .unwrap();
+    rows.sort_by_key(|r| r.start_ns);
+    let got: Vec<DashTuple<'_>> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.start_ns - base,
+                r.duration_ns,
+                r.ttft_ns,
+                r.group.as_str(),
+                r.input_tokens,
+                r.output_tokens,
+                r.cost,
+                r.error,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                SEC,
+                2 * SEC,
+                Some(300_000_000),
+                "gpt-4o",
+                100,
+                20,
+                Some(0.5),
+                false
+            ),
+            (3 * SEC, SEC, None, "gpt-4o", 10, 5, Some(0.25), false),
+            (11 * SEC, SEC, None, "claude-x", 7, 3, None, true),
+        ],
+        "LLM spans only"
+    );
+    let by_service = store
+        .dashboard_rows(base + 2 * SEC, base + 60 * SEC, Split::Service)
+        .unwrap();
+    let mut groups: Vec<&str> = by_service.iter().map(|r| r.group.as_str()).collect();
+    groups.sort();
+    assert_eq!(
+        groups,
+        ["svc-a", "svc-b"],
+        "range start excludes the first call"
+    );
+    let by_provider = store
+        .dashboard_rows(base, base + 5 * SEC, Split::Provider)
+        .unwrap();
+    assert!(by_provider.iter().all(|r| r.group == "openai"));
+    assert_eq!(by_provider.len(), 2);
+}
+
+fn report(version: &str, entries: serde_json::Value) -> FaultReport {
+    serde_json::from_value(json!({
+        "schema_version": 1, "sdk_version": version, "language": "rust", "os": "linux",
+        "arch": "x86_64", "entries": entries,
+    }))
+    .unwrap()
+}
+
+fn suite_fault_reports(store: &dyn Store) {
+    let base = now_ns() - 3600 * SEC;
+    let e = |c: &str, k: &str, n: u64| json!({"component": c, "operation": "chat", "kind": k, "count": n});
+    store
+        .insert_fault_report(
+            base,
+            &report(
+                "0.1.0",
+                json!([e("openai", "parse", 2), e("anthropic", "parse", 1)]),
+            ),
+        )
+        .unwrap();
+    store
+        .insert_fault_report(
+            base + 30 * SEC,
+            &report("0.1.0", json!([e("openai", "parse", 3)])),
+        )
+        .unwrap();
+    store
+        .insert_fault_report(
+            base + 70 * SEC,
+            &report("0.2.0", json!([e("openai", "parse", 5)])),
+        )
+        .unwrap();
+    let bucket = 60 * SEC;
+    let got: Vec<(i64, String, String, i64)> = store
+        .fault_counts(base, base + 120 * SEC, bucket)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.bucket_start_ns, c.sdk_version, c.component, c.count))
+        .collect();
+    let b0 = base / bucket * bucket;
+    let b1 = (base + 70 * SEC) / bucket * bucket;
+    let mut want = vec![
+        (b0, "0.1.0".to_string(), "anthropic".to_string(), 1),
+        (b0, "0.1.0".to_string(), "openai".to_string(), 2),
+    ];
+    // base + 30 s may fall in the next bucket.
+    let b_mid = (base + 30 * SEC) / bucket * bucket;
+    if b_mid == b0 {
+        want[1].3 += 3;
+    } else {
+        want.push((b_mid, "0.1.0".to_string(), "openai".to_string(), 3));
+    }
+    want.push((b1, "0.2.0".to_string(), "openai".to_string(), 5));
+    assert_eq!(got, want);
+    assert!(
+        store
+            .fault_counts(base + 200 * SEC, base + 300 * SEC, bucket)
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// Values with quotes, backslashes, SQL and wildcards are stored and matched as data.
 fn suite_hostile_values_are_data(store: &dyn Store) {
     let base = now_ns() - 3600 * SEC;
@@ -553,6 +679,8 @@ both! {
     suite_sessions => sqlite_sessions, clickhouse_sessions;
     suite_retention_by_age => sqlite_retention_by_age, clickhouse_retention_by_age;
     suite_hostile_values_are_data => sqlite_hostile_values_are_data, clickhouse_hostile_values_are_data;
+    suite_dashboard_rows => sqlite_dashboard_rows, clickhouse_dashboard_rows;
+    suite_fault_reports => sqlite_fault_reports, clickhouse_fault_reports;
 }
 
 // ---- ClickHouse only ----
@@ -564,14 +692,14 @@ fn clickhouse_migrations_are_versioned_and_idempotent() {
     };
     let url = server.url("mig");
     let first = ClickHouseStore::open_url(&url).unwrap();
-    assert_eq!(first.schema_version().unwrap(), 1);
+    assert_eq!(first.schema_version().unwrap(), SCHEMA_VERSION);
     first
         .insert(&[span("m", "m1", None, "kept", "svc", now_ns(), SEC)], &[])
         .unwrap();
     // A second instance (another `ui` behind the load balancer) opens the same database:
     // no migration runs again, the data is shared.
     let second = ClickHouseStore::open_url(&url).unwrap();
-    assert_eq!(second.schema_version().unwrap(), 1);
+    assert_eq!(second.schema_version().unwrap(), SCHEMA_VERSION);
     assert_eq!(ids(&second, &query()), ["m"]);
 }
 
@@ -583,7 +711,7 @@ fn clickhouse_credentials_from_url_and_env_are_used() {
     let (user, pass) = TEST_USER;
     let addr = server.addr();
     let ok = ClickHouseStore::open_url(&format!("clickhouse://{user}:{pass}@{addr}/cred")).unwrap();
-    assert_eq!(ok.schema_version().unwrap(), 1);
+    assert_eq!(ok.schema_version().unwrap(), SCHEMA_VERSION);
     let env = |k: &str| match k {
         "OPENLLMETRY_CLICKHOUSE_USER" => Some(user.to_string()),
         "OPENLLMETRY_CLICKHOUSE_PASSWORD" => Some(pass.to_string()),
@@ -596,7 +724,7 @@ fn clickhouse_credentials_from_url_and_env_are_used() {
             .unwrap()
             .schema_version()
             .unwrap(),
-        1
+        SCHEMA_VERSION
     );
     let err = ClickHouseStore::open_url(&format!("clickhouse://{user}:wrong-pass-xyz@{addr}/cred"))
         .unwrap_err()

@@ -35,8 +35,8 @@ use reqwest::Url;
 use serde_json::Value;
 
 use super::{
-    MAX_PAGE_SIZE, RetentionOutcome, SessionKey, SessionSummary, Store, StoreError, StoreStats,
-    TraceQuery, TraceSummary,
+    DashboardRow, FaultCount, FaultReport, MAX_DASHBOARD_SPANS, MAX_PAGE_SIZE, RetentionOutcome,
+    SessionKey, SessionSummary, Split, Store, StoreError, StoreStats, TraceQuery, TraceSummary,
 };
 use crate::extract::{LogRecordRow, SpanRecord, log_content};
 
@@ -59,10 +59,22 @@ pub const MUTATION_WAIT: Duration = Duration::from_secs(10);
 /// a message can quote the query, so it is never logged whole).
 pub const MAX_ERROR_MESSAGE_BYTES: usize = 300;
 
-/// The schema migrations; `MIGRATIONS[i]` moves the schema from version `i` to `i + 1`. Each
-/// statement must be idempotent; `{db}` is replaced by the quoted database name.
-const MIGRATIONS: &[&[&str]] = &[&[
-    "CREATE TABLE IF NOT EXISTS {db}.spans (
+/// One idempotent step of a migration.
+enum Step {
+    /// A statement that is idempotent itself (`CREATE ... IF NOT EXISTS`); `{db}` is replaced
+    /// by the quoted database name.
+    Sql(&'static str),
+    /// `ALTER TABLE table ADD COLUMN column type`, skipped when the column exists (18.16 has no
+    /// `ADD COLUMN IF NOT EXISTS`).
+    AddColumn(&'static str, &'static str, &'static str),
+}
+
+/// The schema migrations; `MIGRATIONS[i]` moves the schema from version `i` to `i + 1`. Every
+/// step is idempotent, so instances starting at once against one database are safe.
+const MIGRATIONS: &[&[Step]] = &[
+    &[
+        Step::Sql(
+            "CREATE TABLE IF NOT EXISTS {db}.spans (
         trace_id String, span_id String, parent_span_id Nullable(String), name String,
         kind Int32, service String, start_ns UInt64, end_ns UInt64, status_code Int32,
         status_message String, provider Nullable(String), model Nullable(String),
@@ -75,13 +87,31 @@ const MIGRATIONS: &[&[&str]] = &[&[
      ) ENGINE = ReplacingMergeTree(inserted_ns)
      PARTITION BY toYYYYMMDD(toDateTime(intDiv(start_ns, 1000000000)))
      ORDER BY (trace_id, span_id)",
-    "CREATE TABLE IF NOT EXISTS {db}.logs (
+        ),
+        Step::Sql(
+            "CREATE TABLE IF NOT EXISTS {db}.logs (
         trace_id String, span_id String, time_ns UInt64, seq UInt64, event_name String,
         body String, attributes String, service String, content String
      ) ENGINE = MergeTree()
      PARTITION BY toYYYYMMDD(toDateTime(intDiv(time_ns, 1000000000)))
      ORDER BY (trace_id, span_id, time_ns, seq)",
-]];
+        ),
+    ],
+    &[
+        Step::AddColumn("spans", "ttft_ns", "Nullable(Int64)"),
+        Step::Sql(
+            "CREATE TABLE IF NOT EXISTS {db}.faults (
+        received_ns UInt64, sdk_version String, os String, arch String, component String,
+        operation String, kind String, count Int64
+     ) ENGINE = MergeTree()
+     PARTITION BY toYYYYMMDD(toDateTime(intDiv(received_ns, 1000000000)))
+     ORDER BY (received_ns, sdk_version, component, operation, kind)",
+        ),
+    ],
+];
+
+/// The schema version this build migrates to.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Where and as whom to connect.
 #[derive(Clone, PartialEq, Eq)]
@@ -109,7 +139,7 @@ impl std::fmt::Debug for ClickHouseConfig {
 }
 
 fn config_error(msg: impl Into<String>) -> StoreError {
-    StoreError::ClickHouse(msg.into())
+    StoreError::Backend(format!("clickhouse: {}", msg.into()))
 }
 
 /// A valid unquoted identifier: `[A-Za-z_][A-Za-z0-9_]*`, at most 64 bytes.
@@ -264,7 +294,7 @@ fn json_text(v: &Value) -> Value {
 const SPAN_COLUMNS: &str = "trace_id, span_id, parent_span_id, name, kind, service, start_ns, \
     end_ns, status_code, status_message, provider, model, operation, input_tokens, output_tokens, \
     cache_read_tokens, cache_write_tokens, reasoning_tokens, cost, workflow_name, entity_name, \
-    conversation_id, association, attributes, events, is_llm";
+    conversation_id, association, attributes, events, is_llm, ttft_ns";
 
 fn span_json(r: &Value) -> Value {
     let s = |k: &str| text(&r[k]);
@@ -297,6 +327,7 @@ fn span_json(r: &Value) -> Value {
         "attributes": json_text(&r["attributes"]),
         "events": json_text(&r["events"]),
         "is_llm": oi("is_llm").unwrap_or(0) != 0,
+        "ttft_ns": oi("ttft_ns"),
     })
 }
 
@@ -350,8 +381,8 @@ impl ClickHouseStore {
         ))?;
         let current = store.schema_version()?.max(0) as usize;
         for (i, statements) in MIGRATIONS.iter().enumerate().skip(current) {
-            for sql in *statements {
-                store.execute(&sql.replace("{db}", &store.db))?;
+            for step in *statements {
+                store.apply(step)?;
             }
             let row = serde_json::json!({"version": i + 1, "applied_ns": now_ns()});
             store.insert_rows("openllmetry_schema", &row.to_string())?;
@@ -364,13 +395,29 @@ impl ClickHouseStore {
         &self.config
     }
 
-    /// The schema version (highest migration applied).
-    pub fn schema_version(&self) -> Result<i64, StoreError> {
-        let rows = self.select(&format!(
-            "SELECT max(version) AS v FROM {}.openllmetry_schema",
-            self.db
-        ))?;
-        Ok(rows.first().and_then(|r| int(&r["v"])).unwrap_or(0))
+    fn apply(&self, step: &Step) -> Result<(), StoreError> {
+        match step {
+            Step::Sql(sql) => self.execute(&sql.replace("{db}", &self.db)),
+            Step::AddColumn(table, column, ty) => {
+                let exists = self.count(&format!(
+                    "SELECT count() AS n FROM system.columns WHERE database = {} AND table = {} AND name = {}",
+                    quote(&self.config.database),
+                    quote(table),
+                    quote(column)
+                ))?;
+                if exists > 0 {
+                    return Ok(());
+                }
+                match self.execute(&format!(
+                    "ALTER TABLE {}.{table} ADD COLUMN {column} {ty}",
+                    self.db
+                )) {
+                    // Another instance added it between the check and the ALTER.
+                    Err(e) if e.to_string().contains("already exists") => Ok(()),
+                    other => other,
+                }
+            }
+        }
     }
 
     fn request(
@@ -563,6 +610,7 @@ impl Store for ClickHouseStore {
                     "events": s.events.to_string(),
                     "content": s.content,
                     "is_llm": u8::from(s.is_llm),
+                    "ttft_ns": s.ttft_ns,
                     "inserted_ns": inserted,
                 });
                 body.push_str(&row.to_string());
@@ -732,6 +780,7 @@ impl Store for ClickHouseStore {
             let cutoff = min.max(0) as u64;
             out.spans_deleted += self.delete_older("spans", "start_ns", cutoff)?;
             out.logs_deleted += self.delete_older("logs", "time_ns", cutoff)?;
+            self.delete_older("faults", "received_ns", cutoff)?;
         }
         if let Some(max) = max_bytes
             && self.used_bytes()?.max(0) as u64 > max
@@ -803,6 +852,108 @@ impl Store for ClickHouseStore {
                 cost: float(&r["s_cost"]),
                 unknown_cost_calls: int(&r["s_unknown"]).unwrap_or(0),
                 errors: int(&r["s_errors"]).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    fn schema_version(&self) -> Result<i64, StoreError> {
+        let rows = self.select(&format!(
+            "SELECT max(version) AS v FROM {}.openllmetry_schema",
+            self.db
+        ))?;
+        Ok(rows.first().and_then(|r| int(&r["v"])).unwrap_or(0))
+    }
+
+    fn dashboard_rows(
+        &self,
+        from_ns: i64,
+        to_ns: i64,
+        split: Split,
+    ) -> Result<Vec<DashboardRow>, StoreError> {
+        let group = match split {
+            Split::Model => "ifNull(model, '')",
+            Split::Provider => "ifNull(provider, '')",
+            Split::Service => "service",
+            _ => "''",
+        };
+        let (from, to) = (from_ns.max(0), to_ns.max(0));
+        let rows = self.select(&format!(
+            "SELECT start_ns, end_ns - start_ns AS d, ttft_ns, {group} AS g,
+                ifNull(input_tokens, 0) AS i, ifNull(output_tokens, 0) AS o, cost,
+                status_code = 2 AS e
+             FROM {}.spans FINAL WHERE is_llm = 1 AND start_ns >= {from} AND start_ns < {to}
+             ORDER BY start_ns DESC LIMIT {MAX_DASHBOARD_SPANS}",
+            self.db
+        ))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                DashboardRow::new(
+                    int(&r["start_ns"]).unwrap_or(0),
+                    int(&r["d"]).unwrap_or(0),
+                    int(&r["ttft_ns"]),
+                    text(&r["g"]),
+                    int(&r["i"]).unwrap_or(0),
+                    int(&r["o"]).unwrap_or(0),
+                    float(&r["cost"]),
+                    int(&r["e"]).unwrap_or(0) != 0,
+                )
+            })
+            .collect())
+    }
+
+    fn insert_fault_report(
+        &self,
+        received_ns: i64,
+        report: &FaultReport,
+    ) -> Result<(), StoreError> {
+        let mut body = String::new();
+        for e in &report.entries {
+            let row = serde_json::json!({
+                "received_ns": received_ns.max(0),
+                "sdk_version": report.sdk_version,
+                "os": report.os,
+                "arch": report.arch,
+                "component": e.component,
+                "operation": e.operation,
+                "kind": e.kind,
+                "count": i64::try_from(e.count).unwrap_or(i64::MAX),
+            });
+            body.push_str(&row.to_string());
+            body.push('\n');
+        }
+        if body.is_empty() {
+            return Ok(());
+        }
+        self.insert_rows("faults", &body)
+    }
+
+    fn fault_counts(
+        &self,
+        from_ns: i64,
+        to_ns: i64,
+        bucket_ns: i64,
+    ) -> Result<Vec<FaultCount>, StoreError> {
+        let (from, to, b) = (from_ns.max(0), to_ns.max(0), bucket_ns.max(1));
+        let rows = self.select(&format!(
+            "SELECT intDiv(toInt64(received_ns), {b}) * {b} AS bucket, sdk_version, component,
+                operation, kind, sum(count) AS n
+             FROM {}.faults WHERE received_ns >= {from} AND received_ns < {to}
+             GROUP BY bucket, sdk_version, component, operation, kind
+             ORDER BY bucket, sdk_version, component, operation, kind",
+            self.db
+        ))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                FaultCount::new(
+                    int(&r["bucket"]).unwrap_or(0),
+                    text(&r["sdk_version"]),
+                    text(&r["component"]),
+                    text(&r["operation"]),
+                    text(&r["kind"]),
+                    int(&r["n"]).unwrap_or(0),
+                )
             })
             .collect())
     }

@@ -1,156 +1,17 @@
-//! The store: a trait, so a second implementation (ClickHouse) can follow, and SQLite.
-//!
-//! SQLite runs in WAL mode with versioned migrations (`PRAGMA user_version`), incremental
+//! The SQLite store: WAL mode, versioned migrations (`PRAGMA user_version`), incremental
 //! auto-vacuum, one writer connection and one reader connection. Every statement binds its
-//! values as parameters; no value is ever formatted into SQL text.
+//! values as parameters; no value is ever formatted into SQL text. All SQL of the SQLite backend
+//! lives in this module.
 
 use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params, types::Value as Sql};
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::extract::{LogRecordRow, SpanRecord, log_content};
 
-pub mod clickhouse;
-
-/// Rows deleted per retention statement, so one pass never holds the writer for long.
-pub const RETENTION_CHUNK_ROWS: i64 = 2_000;
-/// Most traces the size cap deletes per step (a tenth of the traces, at least one).
-pub const RETENTION_CHUNK_TRACES: i64 = 200;
-/// Most size-cap steps per retention pass (the next pass continues).
-pub const RETENTION_MAX_STEPS: usize = 64;
-/// Largest page size the traces list answers with.
-pub const MAX_PAGE_SIZE: u32 = 500;
-
-/// Store errors.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// SQLite failed.
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// ClickHouse refused a request or could not be reached (the message never holds the
-    /// password nor more than the first line of ClickHouse's answer).
-    #[error("clickhouse: {0}")]
-    ClickHouse(String),
-    /// A lock was poisoned by a panic elsewhere.
-    #[error("store lock poisoned")]
-    Poisoned,
-}
-
-/// Filters and paging of the traces list.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[non_exhaustive]
-pub struct TraceQuery {
-    /// Traces starting at or after this Unix nanosecond time.
-    pub from_ns: Option<i64>,
-    /// Traces starting before this Unix nanosecond time.
-    pub to_ns: Option<i64>,
-    /// Some span has this service.
-    pub service: Option<String>,
-    /// Some span has this provider.
-    pub provider: Option<String>,
-    /// Some span has this model.
-    pub model: Option<String>,
-    /// `error`: some span failed; `ok`: none failed.
-    pub status: Option<String>,
-    /// Some span has this entity or workflow name.
-    pub entity: Option<String>,
-    /// Some span has this conversation id.
-    pub conversation: Option<String>,
-    /// With `assoc_value`: some span has this association property (e.g. `user_id`).
-    pub assoc_key: Option<String>,
-    /// The association property's value.
-    pub assoc_value: Option<String>,
-    /// Full-text (substring) search over prompts and completions, spans and log records.
-    pub q: Option<String>,
-    /// Page size (default 50, at most [`MAX_PAGE_SIZE`]).
-    pub limit: Option<u32>,
-    /// Rows to skip.
-    pub offset: Option<u32>,
-}
-
-/// One row of the traces list.
-#[derive(Debug, Clone, Serialize)]
-#[non_exhaustive]
-pub struct TraceSummary {
-    /// Trace id.
-    pub trace_id: String,
-    /// Earliest span start.
-    pub start_ns: i64,
-    /// Latest span end minus earliest start.
-    pub duration_ns: i64,
-    /// Name of the root span (or of the earliest span when the root is missing).
-    pub root_name: String,
-    /// Service of that span.
-    pub service: String,
-    /// Spans in the trace.
-    pub spans: i64,
-    /// LLM spans in the trace.
-    pub llm_calls: i64,
-    /// Sum of input tokens.
-    pub input_tokens: i64,
-    /// Sum of output tokens.
-    pub output_tokens: i64,
-    /// Sum of the known costs; `None` when no LLM span has a known cost.
-    pub cost: Option<f64>,
-    /// LLM spans whose cost is unknown.
-    pub unknown_cost_calls: i64,
-    /// Spans with error status.
-    pub errors: i64,
-}
-
-/// Counters of the store.
-#[derive(Debug, Clone, Default, Serialize)]
-#[non_exhaustive]
-pub struct StoreStats {
-    /// Spans stored.
-    pub spans: i64,
-    /// Log records stored.
-    pub logs: i64,
-    /// Bytes used by live pages.
-    pub bytes: i64,
-}
-
-/// What a retention pass removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct RetentionOutcome {
-    /// Spans deleted.
-    pub spans_deleted: u64,
-    /// Log records deleted.
-    pub logs_deleted: u64,
-}
-
-/// A store of spans and log records.
-pub trait Store: Send + Sync + std::fmt::Debug {
-    /// Writes a batch.
-    fn insert(&self, spans: &[SpanRecord], logs: &[LogRecordRow]) -> Result<(), StoreError>;
-    /// The traces list.
-    fn list_traces(&self, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError>;
-    /// All spans of a trace, ordered by start.
-    fn trace_spans(&self, trace_id: &str) -> Result<Vec<Value>, StoreError>;
-    /// One span with its log records, or `None`.
-    fn span(&self, trace_id: &str, span_id: &str) -> Result<Option<Value>, StoreError>;
-    /// Deletes data older than `min_start_ns`, then the oldest data until the store is at most
-    /// `max_bytes` (when given), in chunks of [`RETENTION_CHUNK_ROWS`].
-    fn retain(
-        &self,
-        min_start_ns: Option<i64>,
-        max_bytes: Option<u64>,
-    ) -> Result<RetentionOutcome, StoreError>;
-    /// Sessions, most recent first.
-    fn sessions(
-        &self,
-        by: &SessionKey,
-        limit: u32,
-        offset: u32,
-    ) -> Result<Vec<SessionSummary>, StoreError>;
-    /// Counters.
-    fn stats(&self) -> Result<StoreStats, StoreError>;
-}
+use super::*;
 
 /// Schema migrations; index `i` moves the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -171,6 +32,13 @@ const MIGRATIONS: &[&str] = &[
         content TEXT NOT NULL);
      CREATE INDEX logs_span ON logs(trace_id, span_id);
      CREATE INDEX logs_time ON logs(time_ns);",
+    "ALTER TABLE spans ADD COLUMN ttft_ns INTEGER;
+     CREATE INDEX spans_llm_start ON spans(start_ns) WHERE is_llm = 1;
+     CREATE TABLE faults (
+        id INTEGER PRIMARY KEY, received_ns INTEGER NOT NULL, sdk_version TEXT NOT NULL,
+        os TEXT NOT NULL, arch TEXT NOT NULL, component TEXT NOT NULL, operation TEXT NOT NULL,
+        kind TEXT NOT NULL, count INTEGER NOT NULL);
+     CREATE INDEX faults_time ON faults(received_ns);",
 ];
 
 /// The SQLite store.
@@ -212,12 +80,6 @@ impl SqliteStore {
             reader: Mutex::new(reader),
         })
     }
-
-    /// The schema version (number of migrations applied).
-    pub fn schema_version(&self) -> Result<i64, StoreError> {
-        let c = self.reader.lock().map_err(|_| StoreError::Poisoned)?;
-        Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?)
-    }
 }
 
 fn opt_json(s: String) -> Value {
@@ -227,7 +89,7 @@ fn opt_json(s: String) -> Value {
 const SPAN_COLUMNS: &str = "trace_id, span_id, parent_span_id, name, kind, service, start_ns, end_ns, \
     status_code, status_message, provider, model, operation, input_tokens, output_tokens, \
     cache_read_tokens, cache_write_tokens, reasoning_tokens, cost, workflow_name, entity_name, \
-    conversation_id, association, attributes, events, is_llm";
+    conversation_id, association, attributes, events, is_llm, ttft_ns";
 
 fn span_json(r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
     Ok(serde_json::json!({
@@ -257,6 +119,7 @@ fn span_json(r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
         "attributes": opt_json(r.get(23)?),
         "events": opt_json(r.get(24)?),
         "is_llm": r.get::<_, i64>(25)? != 0,
+        "ttft_ns": r.get::<_, Option<i64>>(26)?,
     }))
 }
 
@@ -265,42 +128,6 @@ fn span_json(r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
 fn assoc_path(key: &str) -> String {
     let clean: String = key.chars().filter(|c| *c != '"' && *c != '\\').collect();
     format!("$.\"{clean}\"")
-}
-
-/// How traces are grouped into sessions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SessionKey {
-    /// By `gen_ai.conversation.id` (else `session.id`).
-    Conversation,
-    /// By an association property (`traceloop.association.properties.<name>`).
-    Association(String),
-}
-
-/// One session: traces sharing a conversation id or an association property value.
-#[derive(Debug, Clone, Serialize)]
-#[non_exhaustive]
-pub struct SessionSummary {
-    /// The conversation id or property value.
-    pub key: String,
-    /// Traces in the session.
-    pub traces: i64,
-    /// Earliest span start.
-    pub first_ns: i64,
-    /// Latest span end.
-    pub last_ns: i64,
-    /// LLM calls.
-    pub llm_calls: i64,
-    /// Input tokens.
-    pub input_tokens: i64,
-    /// Output tokens.
-    pub output_tokens: i64,
-    /// Sum of the known costs (`None` when none is known).
-    pub cost: Option<f64>,
-    /// LLM calls whose cost is unknown.
-    pub unknown_cost_calls: i64,
-    /// Spans with error status.
-    pub errors: i64,
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
@@ -323,7 +150,7 @@ impl Store for SqliteStore {
         {
             let mut st = tx.prepare_cached(&format!(
                 "INSERT OR REPLACE INTO spans ({SPAN_COLUMNS}, content) VALUES \
-                 (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27)"
+                 (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28)"
             ))?;
             for s in spans {
                 st.execute(params![
@@ -353,6 +180,7 @@ impl Store for SqliteStore {
                     s.attributes.to_string(),
                     s.events.to_string(),
                     s.is_llm,
+                    s.ttft_ns,
                     s.content,
                 ])?;
             }
@@ -529,6 +357,10 @@ impl Store for SqliteStore {
                 "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE time_ns < ?1 LIMIT ?2)",
                 params![min, RETENTION_CHUNK_ROWS],
             )? as u64;
+            c.execute(
+                "DELETE FROM faults WHERE id IN (SELECT id FROM faults WHERE received_ns < ?1 LIMIT ?2)",
+                params![min, RETENTION_CHUNK_ROWS],
+            )?;
         }
         if let Some(max) = max_bytes {
             let used = |c: &Connection| -> rusqlite::Result<u64> {
@@ -626,5 +458,100 @@ impl Store for SqliteStore {
             logs,
             bytes: (pages - free).max(0) * size,
         })
+    }
+
+    fn schema_version(&self) -> Result<i64, StoreError> {
+        let c = self.reader.lock().map_err(|_| StoreError::Poisoned)?;
+        Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    fn dashboard_rows(
+        &self,
+        from_ns: i64,
+        to_ns: i64,
+        split: Split,
+    ) -> Result<Vec<DashboardRow>, StoreError> {
+        let group = match split {
+            Split::Model => "COALESCE(model, '')",
+            Split::Provider => "COALESCE(provider, '')",
+            Split::Service => "service",
+            _ => "''",
+        };
+        let sql = format!(
+            "SELECT start_ns, end_ns - start_ns, ttft_ns, {group}, COALESCE(input_tokens, 0), \
+                COALESCE(output_tokens, 0), cost, status_code = 2 \
+             FROM spans WHERE is_llm = 1 AND start_ns >= ?1 AND start_ns < ?2 \
+             ORDER BY start_ns DESC LIMIT ?3"
+        );
+        let c = self.reader.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut st = c.prepare(&sql)?;
+        let rows = st.query_map(params![from_ns, to_ns, MAX_DASHBOARD_SPANS as i64], |r| {
+            Ok(DashboardRow::new(
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn insert_fault_report(
+        &self,
+        received_ns: i64,
+        report: &FaultReport,
+    ) -> Result<(), StoreError> {
+        let mut c = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+        let tx = c.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO faults (received_ns, sdk_version, os, arch, component, operation, kind, count) \
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+            )?;
+            for e in &report.entries {
+                st.execute(params![
+                    received_ns,
+                    report.sdk_version,
+                    report.os,
+                    report.arch,
+                    e.component,
+                    e.operation,
+                    e.kind,
+                    i64::try_from(e.count).unwrap_or(i64::MAX),
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn fault_counts(
+        &self,
+        from_ns: i64,
+        to_ns: i64,
+        bucket_ns: i64,
+    ) -> Result<Vec<FaultCount>, StoreError> {
+        let c = self.reader.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut st = c.prepare(
+            "SELECT (received_ns / ?3) * ?3 AS b, sdk_version, component, operation, kind, SUM(count) \
+             FROM faults WHERE received_ns >= ?1 AND received_ns < ?2 \
+             GROUP BY b, sdk_version, component, operation, kind \
+             ORDER BY b, sdk_version, component, operation, kind",
+        )?;
+        let rows = st.query_map(params![from_ns, to_ns, bucket_ns.max(1)], |r| {
+            Ok(FaultCount::new(
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
