@@ -19,7 +19,9 @@ pub struct UiArgs {
     /// An OTLP/gRPC listener, e.g. 127.0.0.1:4317.
     #[arg(long)]
     pub otlp_grpc: Option<SocketAddr>,
-    /// Store: `sqlite:PATH` or a path (default: `ui.sqlite` in the user's data directory).
+    /// Store: `sqlite:PATH`, a path (default: `ui.sqlite` in the user's data directory) or
+    /// `clickhouse://[user[:password]@]host[:port]/db` (credentials also from
+    /// `OPENLLMETRY_CLICKHOUSE_USER` / `OPENLLMETRY_CLICKHOUSE_PASSWORD`).
     #[arg(long)]
     pub store: Option<String>,
     /// Delete data older than this many days.
@@ -41,9 +43,7 @@ pub struct UiArgs {
 #[non_exhaustive]
 pub enum CliError {
     /// A `--store` URL this build cannot use.
-    #[error(
-        "unsupported --store {0:?}: use sqlite:PATH or a file path (ClickHouse is not implemented yet)"
-    )]
+    #[error("unsupported --store {0:?}: use sqlite:PATH, a file path or clickhouse://host:port/db")]
     UnsupportedStore(String),
     /// No data directory could be found for the default store.
     #[error("no data directory (set HOME or XDG_DATA_HOME, or pass --store sqlite:PATH)")]
@@ -95,13 +95,24 @@ pub fn store_path(store: Option<&str>) -> Result<PathBuf, CliError> {
 impl UiArgs {
     /// The viewer configuration these arguments describe.
     pub fn config(&self) -> Result<UiConfig, CliError> {
-        let mut c = UiConfig::new(store_path(self.store.as_deref())?)
+        let clickhouse = match self.store.as_deref() {
+            Some(url) if url.starts_with("clickhouse://") => Some(
+                crate::store::clickhouse::ClickHouseConfig::from_url(url).map_err(UiError::from)?,
+            ),
+            _ => None,
+        };
+        let path = match clickhouse {
+            Some(_) => PathBuf::new(),
+            None => store_path(self.store.as_deref())?,
+        };
+        let mut c = UiConfig::new(path)
             .with_listen(self.listen)
             .with_auth_token(self.auth_token.clone())
             .with_queue_capacity(self.queue_capacity)
             .with_retention(self.retention_days, self.max_store_size);
         c.otlp_http = self.otlp_http;
         c.otlp_grpc = self.otlp_grpc;
+        c.clickhouse = clickhouse;
         Ok(c)
     }
 }

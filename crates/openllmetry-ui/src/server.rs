@@ -56,6 +56,8 @@ pub struct UiConfig {
     pub otlp_grpc: Option<SocketAddr>,
     /// SQLite database file.
     pub store_path: PathBuf,
+    /// ClickHouse store (`--store clickhouse://...`); when set, used instead of `store_path`.
+    pub clickhouse: Option<crate::store::clickhouse::ClickHouseConfig>,
     /// Delete data older than this many days (none: keep).
     pub retention_days: Option<u32>,
     /// Keep the store at most this many bytes, dropping the oldest data (none: no cap).
@@ -76,6 +78,7 @@ impl UiConfig {
             otlp_http: None,
             otlp_grpc: None,
             store_path: store_path.into(),
+            clickhouse: None,
             retention_days: None,
             max_store_bytes: None,
             auth_token: None,
@@ -215,7 +218,17 @@ pub async fn start(config: UiConfig) -> Result<UiServer, UiError> {
             return Err(UiError::NonLoopbackWithoutToken(addr));
         }
     }
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.store_path)?);
+    let store: Arc<dyn Store> = match config.clickhouse.clone() {
+        // Blocking HTTP client: opened (and migrated) off the async threads.
+        Some(ch) => Arc::new(
+            tokio::task::spawn_blocking(move || {
+                crate::store::clickhouse::ClickHouseStore::open(ch)
+            })
+            .await
+            .map_err(|e| crate::store::StoreError::Backend(e.to_string()))??,
+        ),
+        None => Arc::new(SqliteStore::open(&config.store_path)?),
+    };
     let (tx, rx) = mpsc::channel::<Batch>(config.queue_capacity.max(1));
     let shared = Arc::new(Shared {
         store,
@@ -609,7 +622,16 @@ fn store_error(e: crate::store::StoreError) -> Response {
 async fn status(State(shared): State<Arc<Shared>>) -> Response {
     let c = &shared.counters;
     let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let stats = shared.store.stats().unwrap_or_default();
+    // Off the async threads: a store may block on the network (ClickHouse).
+    let store = shared.store.clone();
+    let (stats, schema_version) = tokio::task::spawn_blocking(move || {
+        (
+            store.stats().unwrap_or_default(),
+            store.schema_version().unwrap_or(0),
+        )
+    })
+    .await
+    .unwrap_or_default();
     axum::Json(json!({
         "queue": {
             "capacity": shared.capacity,
@@ -631,7 +653,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> Response {
             "logs": stats.logs,
             "bytes": stats.bytes,
             "retention_spans_deleted": l(&c.retention_spans_deleted),
-            "schema_version": shared.store.schema_version().unwrap_or(0),
+            "schema_version": schema_version,
         },
         "prices": { "providers": shared.prices.provider_count() },
     }))
