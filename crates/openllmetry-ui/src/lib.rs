@@ -2,6 +2,7 @@
 #![doc = "See `docs/notes/viewer.md` for the command-line contract."]
 
 pub mod cli;
+pub mod exporter;
 pub mod extract;
 pub mod faults;
 mod grpc;

@@ -184,6 +184,14 @@ impl UiServer {
         self.grpc_addr
     }
 
+    /// A span exporter writing into this viewer's store (for an in-process SDK).
+    pub fn span_exporter(&self) -> crate::exporter::StoreExporter {
+        crate::exporter::StoreExporter {
+            shared: self.shared.clone(),
+            resource: (&opentelemetry_sdk::Resource::builder_empty().build()).into(),
+        }
+    }
+
     /// The store behind the viewer.
     pub fn store(&self) -> Arc<dyn Store> {
         self.shared.store.clone()
