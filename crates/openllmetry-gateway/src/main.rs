@@ -197,8 +197,8 @@ async fn start_viewer(
     listen: SocketAddr,
     store: Option<&str>,
 ) -> anyhow::Result<openllmetry_ui::UiServer> {
-    let path = openllmetry_ui::cli::store_path(store)?;
-    let server = openllmetry_ui::start(openllmetry_ui::UiConfig::new(path).with_listen(listen))
+    let config = openllmetry_ui::cli::store_config(store)?.with_listen(listen);
+    let server = openllmetry_ui::start(config)
         .await
         .with_context(|| format!("starting the viewer on {listen}"))?;
     Ok(server)

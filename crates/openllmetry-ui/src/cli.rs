@@ -92,27 +92,31 @@ pub fn store_path(store: Option<&str>) -> Result<PathBuf, CliError> {
     }
 }
 
+/// A viewer configuration with the defaults over the store `--store` names: `sqlite:PATH`, a
+/// path, the default SQLite file (`None`), or `clickhouse://...`.
+pub fn store_config(store: Option<&str>) -> Result<UiConfig, CliError> {
+    match store {
+        Some(url) if url.starts_with("clickhouse://") => {
+            let ch =
+                crate::store::clickhouse::ClickHouseConfig::from_url(url).map_err(UiError::from)?;
+            let mut c = UiConfig::new(PathBuf::new());
+            c.clickhouse = Some(ch);
+            Ok(c)
+        }
+        other => Ok(UiConfig::new(store_path(other)?)),
+    }
+}
+
 impl UiArgs {
     /// The viewer configuration these arguments describe.
     pub fn config(&self) -> Result<UiConfig, CliError> {
-        let clickhouse = match self.store.as_deref() {
-            Some(url) if url.starts_with("clickhouse://") => Some(
-                crate::store::clickhouse::ClickHouseConfig::from_url(url).map_err(UiError::from)?,
-            ),
-            _ => None,
-        };
-        let path = match clickhouse {
-            Some(_) => PathBuf::new(),
-            None => store_path(self.store.as_deref())?,
-        };
-        let mut c = UiConfig::new(path)
+        let mut c = store_config(self.store.as_deref())?
             .with_listen(self.listen)
             .with_auth_token(self.auth_token.clone())
             .with_queue_capacity(self.queue_capacity)
             .with_retention(self.retention_days, self.max_store_size);
         c.otlp_http = self.otlp_http;
         c.otlp_grpc = self.otlp_grpc;
-        c.clickhouse = clickhouse;
         Ok(c)
     }
 }
@@ -145,5 +149,18 @@ mod tests {
             store_path(Some("clickhouse://h:8123/db")),
             Err(CliError::UnsupportedStore(_))
         ));
+        let c = store_config(Some("clickhouse://h:8123/db")).unwrap();
+        let ch = c.clickhouse.expect("clickhouse store");
+        assert_eq!(
+            (ch.endpoint.as_str(), ch.database.as_str()),
+            ("http://h:8123/", "db")
+        );
+        assert!(
+            store_config(Some("sqlite:/x/y.db"))
+                .unwrap()
+                .clickhouse
+                .is_none()
+        );
+        assert!(store_config(Some("clickhouse://h/bad-name")).is_err());
     }
 }
