@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-python.sh
+./scripts/setup-browser.sh
+./scripts/setup-clickhouse.sh
 export OPENLLMETRY_TEST_PYTHON="$PWD/.venv/bin/python"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast --features openllmetry-http/async-openai

@@ -82,6 +82,17 @@ enum Command {
         /// TOML file with the same settings as these flags (flags win).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Also run the trace viewer: the gateway's spans go straight into its store (instead of
+        /// OTLP export) and the UI is served on `--ui-listen`.
+        #[arg(long)]
+        ui: bool,
+        /// Address of the viewer (with `--ui`).
+        #[arg(long, default_value = openllmetry_ui::server::DEFAULT_LISTEN, requires = "ui")]
+        ui_listen: SocketAddr,
+        /// Store of the viewer (with `--ui`): `sqlite:PATH` or a path (default: `ui.sqlite` in
+        /// the user's data directory, shared with `openllmetry ui`).
+        #[arg(long, requires = "ui")]
+        ui_store: Option<String>,
     },
     /// Serve recorded exchanges as a fake provider (no API key, no network).
     Replay {
@@ -110,8 +121,22 @@ enum Command {
         command: TelemetryCommand,
     },
     /// Start `replay` with the bundled cassettes and the gateway in front of it, send a small
-    /// workflow's OpenAI and Anthropic calls through the gateway, and print the trace.
-    Demo,
+    /// workflow's OpenAI and Anthropic calls through the gateway, and print the trace; the trace
+    /// is also written to the viewer's store and its URL printed.
+    Demo {
+        /// Keep serving the viewer (until Ctrl-C) instead of exiting after the demo.
+        #[arg(long)]
+        serve: bool,
+        /// Address of the viewer.
+        #[arg(long, default_value = openllmetry_ui::server::DEFAULT_LISTEN)]
+        ui_listen: SocketAddr,
+        /// Store of the viewer: `sqlite:PATH` or a path (default: `ui.sqlite` in the user's data
+        /// directory, the one `openllmetry ui` opens).
+        #[arg(long)]
+        store: Option<String>,
+    },
+    /// Run the local LLM trace viewer: OTLP/HTTP receiver, SQLite store, cost, web UI.
+    Ui(openllmetry_ui::cli::UiArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -256,6 +281,19 @@ struct GatewayFlags {
     observation_budget_bytes: Option<usize>,
     drain_timeout_secs: Option<u64>,
     config: Option<PathBuf>,
+    ui: Option<(SocketAddr, Option<String>)>,
+}
+
+/// Starts the viewer on `listen` over `store` (for `gateway --ui` and `demo`).
+async fn start_viewer(
+    listen: SocketAddr,
+    store: Option<&str>,
+) -> anyhow::Result<openllmetry_ui::UiServer> {
+    let config = openllmetry_ui::cli::store_config(store)?.with_listen(listen);
+    let server = openllmetry_ui::start(config)
+        .await
+        .with_context(|| format!("starting the viewer on {listen}"))?;
+    Ok(server)
 }
 
 async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
@@ -273,6 +311,7 @@ async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
         observation_budget_bytes,
         drain_timeout_secs,
         config,
+        ui,
     } = flags;
     let mut c = GatewayConfig::default();
     if let Some(path) = &config {
@@ -313,7 +352,17 @@ async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
     if let Some(u) = bedrock_upstream {
         c.bedrock_upstream = u;
     }
-    let otel = openllmetry::init(openllmetry::Config::new().with_app_name("openllmetry-gateway"));
+    let mut otel_config = openllmetry::Config::new().with_app_name("openllmetry-gateway");
+    let viewer = match ui {
+        Some((listen, store)) => {
+            let v = start_viewer(listen, store.as_deref()).await?;
+            otel_config = otel_config.with_span_exporter(v.span_exporter());
+            eprintln!("openllmetry gateway: trace viewer on http://{}/", v.addr());
+            Some(v)
+        }
+        None => None,
+    };
+    let otel = openllmetry::init(otel_config);
     tracing::info!("{}", otel.summary());
     tracing::info!(
         openai = %redact_url(&c.openai_upstream),
@@ -340,6 +389,9 @@ async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
             "telemetry flush did not finish within {}s; exiting without it",
             FLUSH_TIMEOUT.as_secs()
         );
+    }
+    if let Some(v) = viewer {
+        v.shutdown().await;
     }
     let failed = export_problems().export_failures;
     if failed > 0 {
@@ -507,7 +559,7 @@ async fn replay(
     Ok(())
 }
 
-async fn demo() -> anyhow::Result<()> {
+async fn demo(serve: bool, ui_listen: SocketAddr, store: Option<String>) -> anyhow::Result<()> {
     use openllmetry::entity::Entity;
     // Embedded in the binary: the demo works from an installed binary, in any directory.
     const CHAT: &str = "openai/test_chat/test_chat.yaml";
@@ -521,7 +573,23 @@ async fn demo() -> anyhow::Result<()> {
         (format!("embedded:{MESSAGES}"), messages),
     ])
     .spawn()?;
-    let otel = openllmetry::init(openllmetry::Config::new().with_app_name("openllmetry-demo"));
+    // Without --serve the viewer only writes the store; its port is any free one, and the URL
+    // printed is the one `openllmetry ui` serves.
+    let viewer = start_viewer(
+        if serve {
+            ui_listen
+        } else {
+            "127.0.0.1:0".parse()?
+        },
+        store.as_deref(),
+    )
+    .await?;
+    let otel = openllmetry::init(
+        openllmetry::Config::new()
+            .with_app_name("openllmetry-demo")
+            .with_console(true)
+            .with_span_exporter(viewer.span_exporter()),
+    );
     let mut config = GatewayConfig::default();
     config.listen = "127.0.0.1:0".parse()?;
     config.openai_upstream = format!("{}/v1", upstream.base_url());
@@ -560,8 +628,15 @@ async fn demo() -> anyhow::Result<()> {
             anyhow::Ok((status, bytes.len()))
         }
     };
+    let mut trace_id = String::new();
     Entity::workflow("joke_generator")
         .instrument(async {
+            use opentelemetry::trace::TraceContextExt as _;
+            trace_id = opentelemetry::Context::current()
+                .span()
+                .span_context()
+                .trace_id()
+                .to_string();
             let (s, n) = Entity::task("tell_openai_joke")
                 .instrument(send("/v1/chat/completions", openai_request, false))
                 .await?;
@@ -576,6 +651,23 @@ async fn demo() -> anyhow::Result<()> {
     gw.shutdown().await;
     otel.shutdown();
     upstream.shutdown();
+    // The exporter queued the spans; wait (bounded) until the writer stored them.
+    let store = viewer.store();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while store.trace_spans(&trace_id).map(|s| s.len()).unwrap_or(0) < 3
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let addr = if serve { viewer.addr() } else { ui_listen };
+    println!("trace: http://{addr}/#/trace/{trace_id}");
+    if serve {
+        eprintln!("demo: serving the viewer on http://{addr}/ (Ctrl-C to stop)");
+        shutdown_signal().await;
+    } else {
+        eprintln!("demo: open it with `openllmetry ui` (or run `demo --serve`)");
+    }
+    viewer.shutdown().await;
     Ok(())
 }
 
@@ -612,6 +704,9 @@ fn main() -> ExitCode {
                 observation_budget_bytes,
                 drain_timeout_secs,
                 config,
+                ui,
+                ui_listen,
+                ui_store,
             } => {
                 gateway(GatewayFlags {
                     listen,
@@ -633,6 +728,7 @@ fn main() -> ExitCode {
                     observation_budget_bytes,
                     drain_timeout_secs,
                     config,
+                    ui: ui.then_some((ui_listen, ui_store)),
                 })
                 .await
             }
@@ -652,7 +748,14 @@ fn main() -> ExitCode {
             Command::Telemetry {
                 command: TelemetryCommand::Preview { gateway },
             } => preview(&gateway).await,
-            Command::Demo => demo().await,
+            Command::Demo {
+                serve,
+                ui_listen,
+                store,
+            } => demo(serve, ui_listen, store).await,
+            Command::Ui(args) => openllmetry_ui::cli::run(args)
+                .await
+                .map_err(anyhow::Error::from),
         }
     });
     match result {

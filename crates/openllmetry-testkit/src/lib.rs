@@ -12,9 +12,11 @@
 //! * [`hostile`]: a [`HostileServer`](hostile::HostileServer), a misbehaving upstream (malformed
 //!   JSON, truncated bodies, gzip bombs, stalls, huge headers, never-ending events, closes).
 //! * [`telemetry_receiver`]: the receiver for the SDK's own telemetry reports.
+//! * [`clickhouse`]: a private `clickhouse-server` on a loopback port for the viewer's store tests.
 
 pub mod capture;
 pub use openllmetry_replay::{cassette, replay};
+pub mod clickhouse;
 pub mod flat;
 pub mod hostile;
 pub mod otlp;
