@@ -25,75 +25,7 @@ struct Cli {
 enum Command {
     /// Run the instrumenting proxy. Export is configured like the SDK (OTEL_* / TRACELOOP_*
     /// variables); with nothing configured, traces print to the console.
-    Gateway {
-        /// Address to listen on (default 127.0.0.1:8787; a non-loopback address needs this flag).
-        #[arg(long)]
-        listen: Option<SocketAddr>,
-        /// OpenAI-compatible upstream base URL (default https://api.openai.com/v1).
-        #[arg(long)]
-        openai_upstream: Option<String>,
-        /// Anthropic upstream base URL (default https://api.anthropic.com).
-        #[arg(long)]
-        anthropic_upstream: Option<String>,
-        /// Gemini API upstream base URL (default https://generativelanguage.googleapis.com).
-        #[arg(long)]
-        gemini_upstream: Option<String>,
-        /// Vertex AI upstream base URL (default https://aiplatform.googleapis.com).
-        #[arg(long)]
-        vertex_upstream: Option<String>,
-        /// Provider name of the OpenAI-compatible upstream (`groq`, `x_ai`, `deepseek`,
-        /// `openrouter`, `together_ai`, ...) when its URL does not name it.
-        #[arg(long)]
-        openai_upstream_provider: Option<String>,
-        /// Provider name of the Anthropic-compatible upstream when its URL does not name it.
-        #[arg(long)]
-        anthropic_upstream_provider: Option<String>,
-        /// Ollama base URL (default http://127.0.0.1:11434).
-        #[arg(long)]
-        ollama_upstream: Option<String>,
-        /// Cohere base URL (default https://api.cohere.com).
-        #[arg(long)]
-        cohere_upstream: Option<String>,
-        /// Mistral AI base URL (default https://api.mistral.ai).
-        #[arg(long)]
-        mistral_upstream: Option<String>,
-        /// Amazon Bedrock runtime base URL (default
-        /// https://bedrock-runtime.us-east-1.amazonaws.com); requests under `/bedrock/` go
-        /// there, re-signed with the gateway's own AWS credentials.
-        #[arg(long)]
-        bedrock_upstream: Option<String>,
-        /// Seconds a client may take to send a request head; also closes idle keep-alive
-        /// connections (default 10).
-        #[arg(long)]
-        header_read_timeout_secs: Option<u64>,
-        /// Seconds a request body may pause before the request is refused with 408 (default 30).
-        #[arg(long)]
-        body_idle_timeout_secs: Option<u64>,
-        /// Most client connections open at once; more wait in the listen backlog (default 1024).
-        #[arg(long)]
-        max_connections: Option<usize>,
-        /// Bytes of request bodies and responses kept for observation across all requests in
-        /// flight; past it requests stream through unparsed (default 64 MiB).
-        #[arg(long)]
-        observation_budget_bytes: Option<usize>,
-        /// On SIGTERM/SIGINT, seconds in-flight requests may take to finish (default 20).
-        #[arg(long)]
-        drain_timeout_secs: Option<u64>,
-        /// TOML file with the same settings as these flags (flags win).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Also run the trace viewer: the gateway's spans go straight into its store (instead of
-        /// OTLP export) and the UI is served on `--ui-listen`.
-        #[arg(long)]
-        ui: bool,
-        /// Address of the viewer (with `--ui`).
-        #[arg(long, default_value = openllmetry_ui::server::DEFAULT_LISTEN, requires = "ui")]
-        ui_listen: SocketAddr,
-        /// Store of the viewer (with `--ui`): `sqlite:PATH` or a path (default: `ui.sqlite` in
-        /// the user's data directory, shared with `openllmetry ui`).
-        #[arg(long, requires = "ui")]
-        ui_store: Option<String>,
-    },
+    Gateway(Box<GatewayArgs>),
     /// Serve recorded exchanges as a fake provider (no API key, no network).
     Replay {
         /// Address to listen on.
@@ -137,6 +69,78 @@ enum Command {
     },
     /// Run the local LLM trace viewer: OTLP/HTTP receiver, SQLite store, cost, web UI.
     Ui(openllmetry_ui::cli::UiArgs),
+}
+
+/// The gateway's command-line flags (each overrides the `--config` file's setting).
+#[derive(Debug, clap::Args)]
+struct GatewayArgs {
+    /// Address to listen on (default 127.0.0.1:8787; a non-loopback address needs this flag).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// OpenAI-compatible upstream base URL (default https://api.openai.com/v1).
+    #[arg(long)]
+    openai_upstream: Option<String>,
+    /// Anthropic upstream base URL (default https://api.anthropic.com).
+    #[arg(long)]
+    anthropic_upstream: Option<String>,
+    /// Gemini API upstream base URL (default https://generativelanguage.googleapis.com).
+    #[arg(long)]
+    gemini_upstream: Option<String>,
+    /// Vertex AI upstream base URL (default https://aiplatform.googleapis.com).
+    #[arg(long)]
+    vertex_upstream: Option<String>,
+    /// Provider name of the OpenAI-compatible upstream (`groq`, `x_ai`, `deepseek`,
+    /// `openrouter`, `together_ai`, ...) when its URL does not name it.
+    #[arg(long)]
+    openai_upstream_provider: Option<String>,
+    /// Provider name of the Anthropic-compatible upstream when its URL does not name it.
+    #[arg(long)]
+    anthropic_upstream_provider: Option<String>,
+    /// Ollama base URL (default http://127.0.0.1:11434).
+    #[arg(long)]
+    ollama_upstream: Option<String>,
+    /// Cohere base URL (default https://api.cohere.com).
+    #[arg(long)]
+    cohere_upstream: Option<String>,
+    /// Mistral AI base URL (default https://api.mistral.ai).
+    #[arg(long)]
+    mistral_upstream: Option<String>,
+    /// Amazon Bedrock runtime base URL (default
+    /// https://bedrock-runtime.us-east-1.amazonaws.com); requests under `/bedrock/` go
+    /// there, re-signed with the gateway's own AWS credentials.
+    #[arg(long)]
+    bedrock_upstream: Option<String>,
+    /// Seconds a client may take to send a request head; also closes idle keep-alive
+    /// connections (default 10).
+    #[arg(long)]
+    header_read_timeout_secs: Option<u64>,
+    /// Seconds a request body may pause before the request is refused with 408 (default 30).
+    #[arg(long)]
+    body_idle_timeout_secs: Option<u64>,
+    /// Most client connections open at once; more wait in the listen backlog (default 1024).
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Bytes of request bodies and responses kept for observation across all requests in
+    /// flight; past it requests stream through unparsed (default 64 MiB).
+    #[arg(long)]
+    observation_budget_bytes: Option<usize>,
+    /// On SIGTERM/SIGINT, seconds in-flight requests may take to finish (default 20).
+    #[arg(long)]
+    drain_timeout_secs: Option<u64>,
+    /// TOML file with the same settings as these flags (flags win).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Also run the trace viewer: the gateway's spans go straight into its store (instead of
+    /// OTLP export) and the UI is served on `--ui-listen`.
+    #[arg(long)]
+    ui: bool,
+    /// Address of the viewer (with `--ui`).
+    #[arg(long, default_value = openllmetry_ui::server::DEFAULT_LISTEN, requires = "ui")]
+    ui_listen: SocketAddr,
+    /// Store of the viewer (with `--ui`): `sqlite:PATH` or a path (default: `ui.sqlite` in
+    /// the user's data directory, shared with `openllmetry ui`).
+    #[arg(long, requires = "ui")]
+    ui_store: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,55 +239,6 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: draining in-flight requests");
 }
 
-/// The flags of the Ollama, Cohere and Mistral upstreams and the provider labels.
-#[derive(Debug, Default)]
-struct UpstreamFlags {
-    openai_upstream_provider: Option<String>,
-    anthropic_upstream_provider: Option<String>,
-    ollama_upstream: Option<String>,
-    cohere_upstream: Option<String>,
-    mistral_upstream: Option<String>,
-}
-
-impl UpstreamFlags {
-    fn apply(self, c: &mut GatewayConfig) {
-        if self.openai_upstream_provider.is_some() {
-            c.openai_upstream_provider = self.openai_upstream_provider;
-        }
-        if self.anthropic_upstream_provider.is_some() {
-            c.anthropic_upstream_provider = self.anthropic_upstream_provider;
-        }
-        if let Some(u) = self.ollama_upstream {
-            c.ollama_upstream = u;
-        }
-        if let Some(u) = self.cohere_upstream {
-            c.cohere_upstream = u;
-        }
-        if let Some(u) = self.mistral_upstream {
-            c.mistral_upstream = u;
-        }
-    }
-}
-
-/// The gateway's command-line flags.
-#[derive(Debug)]
-struct GatewayFlags {
-    listen: Option<SocketAddr>,
-    openai_upstream: Option<String>,
-    anthropic_upstream: Option<String>,
-    gemini_upstream: Option<String>,
-    vertex_upstream: Option<String>,
-    upstream_extra: UpstreamFlags,
-    bedrock_upstream: Option<String>,
-    header_read_timeout_secs: Option<u64>,
-    body_idle_timeout_secs: Option<u64>,
-    max_connections: Option<usize>,
-    observation_budget_bytes: Option<usize>,
-    drain_timeout_secs: Option<u64>,
-    config: Option<PathBuf>,
-    ui: Option<(SocketAddr, Option<String>)>,
-}
-
 /// Starts the viewer on `listen` over `store` (for `gateway --ui` and `demo`).
 async fn start_viewer(
     listen: SocketAddr,
@@ -296,14 +251,18 @@ async fn start_viewer(
     Ok(server)
 }
 
-async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
-    let GatewayFlags {
+async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    let GatewayArgs {
         listen,
         openai_upstream,
         anthropic_upstream,
         gemini_upstream,
         vertex_upstream,
-        upstream_extra,
+        openai_upstream_provider,
+        anthropic_upstream_provider,
+        ollama_upstream,
+        cohere_upstream,
+        mistral_upstream,
         bedrock_upstream,
         header_read_timeout_secs,
         body_idle_timeout_secs,
@@ -312,7 +271,10 @@ async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
         drain_timeout_secs,
         config,
         ui,
-    } = flags;
+        ui_listen,
+        ui_store,
+    } = args;
+    let ui = ui.then_some((ui_listen, ui_store));
     let mut c = GatewayConfig::default();
     if let Some(path) = &config {
         c = c.apply_file(path)?;
@@ -348,7 +310,21 @@ async fn gateway(flags: GatewayFlags) -> anyhow::Result<()> {
     if let Some(u) = vertex_upstream {
         c.vertex_upstream = u;
     }
-    upstream_extra.apply(&mut c);
+    if openai_upstream_provider.is_some() {
+        c.openai_upstream_provider = openai_upstream_provider;
+    }
+    if anthropic_upstream_provider.is_some() {
+        c.anthropic_upstream_provider = anthropic_upstream_provider;
+    }
+    for (flag, field) in [
+        (ollama_upstream, &mut c.ollama_upstream),
+        (cohere_upstream, &mut c.cohere_upstream),
+        (mistral_upstream, &mut c.mistral_upstream),
+    ] {
+        if let Some(u) = flag {
+            *field = u;
+        }
+    }
     if let Some(u) = bedrock_upstream {
         c.bedrock_upstream = u;
     }
@@ -686,52 +662,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Gateway {
-                listen,
-                openai_upstream,
-                anthropic_upstream,
-                gemini_upstream,
-                vertex_upstream,
-                openai_upstream_provider,
-                anthropic_upstream_provider,
-                ollama_upstream,
-                cohere_upstream,
-                mistral_upstream,
-                bedrock_upstream,
-                header_read_timeout_secs,
-                body_idle_timeout_secs,
-                max_connections,
-                observation_budget_bytes,
-                drain_timeout_secs,
-                config,
-                ui,
-                ui_listen,
-                ui_store,
-            } => {
-                gateway(GatewayFlags {
-                    listen,
-                    openai_upstream,
-                    anthropic_upstream,
-                    gemini_upstream,
-                    vertex_upstream,
-                    upstream_extra: UpstreamFlags {
-                        openai_upstream_provider,
-                        anthropic_upstream_provider,
-                        ollama_upstream,
-                        cohere_upstream,
-                        mistral_upstream,
-                    },
-                    bedrock_upstream,
-                    header_read_timeout_secs,
-                    body_idle_timeout_secs,
-                    max_connections,
-                    observation_budget_bytes,
-                    drain_timeout_secs,
-                    config,
-                    ui: ui.then_some((ui_listen, ui_store)),
-                })
-                .await
-            }
+            Command::Gateway(args) => gateway(*args).await,
             Command::Replay {
                 listen,
                 looping,

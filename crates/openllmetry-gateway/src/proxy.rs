@@ -428,7 +428,7 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
             // reserves that itself when it parses the body just below.
             r.release(bytes.len());
             if bedrock
-                && let Err(refusal) =
+                && let Some(refusal) =
                     sign_bedrock(&state, &mut upstream, &bytes, &parts.method, &path)
             {
                 return refusal;
@@ -649,32 +649,31 @@ impl BodyError {
 }
 
 /// Re-signs a Bedrock request with the gateway's AWS credentials (a client's signature is
-/// only valid for the gateway's host); the refusal to send when it cannot.
+/// only valid for the gateway's host); `Some(refusal)` to answer instead when it cannot.
 fn sign_bedrock(
     state: &AppState,
     upstream: &mut reqwest::Request,
     body: &[u8],
     method: &axum::http::Method,
     path: &str,
-) -> Result<(), Response> {
+) -> Option<Response> {
     let Some(signer) = &state.bedrock_signer else {
         tracing::warn!(method = %method, path = %path, status = 502, "refused: no AWS credentials to re-sign the Bedrock request");
-        return Err(error_response(
+        return Some(error_response(
             StatusCode::BAD_GATEWAY,
             "no_aws_credentials",
             "the gateway has no AWS credentials to re-sign this Bedrock request (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, optionally AWS_SESSION_TOKEN and AWS_REGION, in the gateway's environment)",
         ));
     };
-    signer
+    let e = signer
         .sign(upstream, body, std::time::SystemTime::now())
-        .map_err(|e| {
-            tracing::warn!(method = %method, path = %path, status = 502, "refused: SigV4 signing failed: {e}");
-            error_response(
-                StatusCode::BAD_GATEWAY,
-                "signing_failed",
-                "the gateway could not sign the Bedrock request",
-            )
-        })
+        .err()?;
+    tracing::warn!(method = %method, path = %path, status = 502, "refused: SigV4 signing failed: {e}");
+    Some(error_response(
+        StatusCode::BAD_GATEWAY,
+        "signing_failed",
+        "the gateway could not sign the Bedrock request",
+    ))
 }
 
 /// A request body as read for forwarding.
