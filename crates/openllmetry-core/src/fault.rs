@@ -85,6 +85,7 @@ impl FaultKind {
         FaultKind::InflatedTooLarge,
         FaultKind::ValueTruncated,
         FaultKind::ObservationBudget,
+        FaultKind::EventStreamCorrupt,
     ];
 }
 

@@ -949,12 +949,16 @@ impl ResponseObserver {
                     scratch.clear();
                     let ok = match d {
                         Decoder::Gzip(d) => {
-                            let ok = d.write_all(piece).is_ok();
+                            // `flush` hands over what the decoder still holds from this
+                            // piece (a write keeps its last output until the next call).
+                            let ok = d.write_all(piece).is_ok() && d.flush().is_ok();
                             std::mem::swap(&mut scratch, d.get_mut());
                             ok
                         }
                         Decoder::Zlib(d) => {
-                            let ok = d.write_all(piece).is_ok();
+                            // `flush` hands over what the decoder still holds from this
+                            // piece (a write keeps its last output until the next call).
+                            let ok = d.write_all(piece).is_ok() && d.flush().is_ok();
                             std::mem::swap(&mut scratch, d.get_mut());
                             ok
                         }

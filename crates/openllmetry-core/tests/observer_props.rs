@@ -135,3 +135,27 @@ proptest! {
         observe(URLS[1], "text/event-stream", encoding, &body, &cuts, 4096, &budget);
     }
 }
+
+/// A compressed body that arrives in one chunk is observed whole: the decoder's output of the
+/// last piece is taken at once, not left in the decoder until a next write that never comes
+/// (found by the property above: the same body in one chunk recorded nothing).
+#[test]
+fn a_compressed_body_in_one_chunk_is_observed_whole() {
+    for encoding in ["gzip", "deflate"] {
+        let body = compress(encoding, b"data: not json\n\n");
+        let budget = ObservationBudget::new(1 << 20);
+        let faults = observe(
+            URLS[0],
+            "text/event-stream",
+            encoding,
+            &body,
+            &[],
+            1 << 20,
+            &budget,
+        );
+        assert!(
+            faults.contains(&FaultKind::InvalidJson),
+            "{encoding}: {faults:?}"
+        );
+    }
+}

@@ -15,17 +15,11 @@ use base64::Engine;
 use common::{Opts, Replay, json_attr, run_with};
 use openllmetry_semconv::attr;
 use openllmetry_testkit::capture::{attr_i64, attr_str, attr_str_array};
-use openllmetry_testkit::cassette::Cassette;
 use serde_json::Value;
 
 /// All vendored Bedrock cassettes whose first interaction is a runtime call.
 fn cassettes() -> Vec<String> {
-    let mut out: Vec<String> = openllmetry_testkit::cassette::all_cassette_names()
-        .into_iter()
-        .filter(|n| n.starts_with("bedrock/"))
-        .collect();
-    out.sort();
-    out
+    openllmetry_testkit::test_cassette_names("bedrock")
 }
 
 /// Independent event-stream oracle: payloads by walking the length prefixes.
@@ -118,7 +112,7 @@ async fn every_bedrock_cassette_through_the_middleware() {
     );
     let mut streams = 0;
     for name in &names {
-        let c = Cassette::load_named(name).unwrap();
+        let c = openllmetry_testkit::load_cassette(name).unwrap();
         let i = &c.interactions[0];
         let uri = i.request.uri.clone();
         let run = run_with(name, Replay::opts(Opts::default())).await;
@@ -260,7 +254,9 @@ async fn corrupt_event_stream_frame_is_a_fault_and_bytes_pass_through() {
     use openllmetry_testkit::replay::ReplayServer;
     use std::sync::{Arc, Mutex};
 
-    let c = Cassette::load_named("bedrock/test_titan/test_titan_converse_stream.yaml").unwrap();
+    let c =
+        openllmetry_testkit::load_cassette("bedrock/test_titan/test_titan_converse_stream.yaml")
+            .unwrap();
     let mut it = c.interactions[0].clone();
     // Flip a byte inside the third frame's payload.
     let mut off = 0;

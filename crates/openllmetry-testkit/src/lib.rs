@@ -35,3 +35,41 @@ pub use replay::{Fault, ReceivedRequest, ReplayBuilder, ReplayMode, ReplayServer
 
 /// The `opentelemetry-proto` crate this testkit decodes with (for the raw request types).
 pub use opentelemetry_proto as proto;
+
+/// Directory of the test-only recordings kept in this crate rather than in the published
+/// `openllmetry-replay` (upstream OpenLLMetry's Bedrock corpus: `bedrock/...`).
+pub fn test_cassettes_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("cassettes")
+        .join("openllmetry")
+}
+
+/// Loads a cassette by name from [`test_cassettes_dir`] when it is there, else as
+/// [`Cassette::load_named`] does (the embedded and vendored recordings).
+pub fn load_cassette(name: &str) -> Result<Cassette, CassetteError> {
+    let local = test_cassettes_dir().join(name);
+    if local.is_file() {
+        Cassette::load(local)
+    } else {
+        Cassette::load_named(name)
+    }
+}
+
+/// The names (relative to [`test_cassettes_dir`], `/`-separated, sorted) of the test-only
+/// cassettes under its `prefix` folder, e.g. `bedrock`.
+pub fn test_cassette_names(prefix: &str) -> Vec<String> {
+    let root = test_cassettes_dir();
+    let mut names: Vec<String> = cassette::find_cassettes(&root.join(prefix))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p.strip_prefix(&root).ok())
+        .map(|rel| {
+            rel.components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect();
+    names.sort();
+    names
+}

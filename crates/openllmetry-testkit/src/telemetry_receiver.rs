@@ -83,6 +83,16 @@ pub enum Component {
     OpenAi,
     #[serde(rename = "anthropic")]
     Anthropic,
+    #[serde(rename = "gemini")]
+    Gemini,
+    #[serde(rename = "ollama")]
+    Ollama,
+    #[serde(rename = "cohere")]
+    Cohere,
+    #[serde(rename = "mistral")]
+    Mistral,
+    #[serde(rename = "bedrock")]
+    Bedrock,
     #[serde(rename = "sdk_init")]
     SdkInit,
     #[serde(rename = "sdk_export")]
@@ -104,6 +114,7 @@ pub enum Operation {
     TextCompletion,
     Embeddings,
     Responses,
+    Rerank,
     None,
 }
 
@@ -126,6 +137,7 @@ pub enum Kind {
     ValueTruncated,
     #[serde(rename = "observation_budget_exceeded")]
     ObservationBudget,
+    EventStreamCorrupt,
     InitFailed,
     InvalidConfig,
     ExportFailed,
@@ -494,7 +506,7 @@ mod tests {
                 "unknown field",
             ),
             (
-                VALID.replace(r#""openai""#, r#""cohere""#),
+                VALID.replace(r#""openai""#, r#""watsonx""#),
                 "unknown variant",
             ),
             (

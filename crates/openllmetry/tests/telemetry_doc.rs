@@ -32,6 +32,7 @@ fn sample() -> &'static str {
                 Operation::TextCompletion,
                 Operation::Embeddings,
                 Operation::Responses,
+                Operation::Rerank,
             ] {
                 for kind in FaultKind::ALL {
                     telemetry::record_fault(&fault(provider, op, *kind));
@@ -159,10 +160,11 @@ fn value_lists_are_exactly_the_enums() {
 #[test]
 fn the_receiver_accepts_every_value_the_sdk_sends() {
     let report = validate_report(sample().as_bytes()).unwrap();
-    // 2 providers × 4 operations × 13 core kinds, plus 7 components × 20 kinds at `none`.
-    assert_eq!(report.entries.len(), 2 * 4 * FaultKind::ALL.len() + 7 * 20);
-    assert_eq!(Component::ALL.len(), 7);
-    assert_eq!(Kind::ALL.len(), 20);
+    // 2 providers × 5 operations × 14 core kinds, plus 12 components × 21 kinds at `none`.
+    assert_eq!(report.entries.len(), 2 * 5 * FaultKind::ALL.len() + 12 * 21);
+    assert_eq!(FaultKind::ALL.len(), 14);
+    assert_eq!(Component::ALL.len(), 12);
+    assert_eq!(Kind::ALL.len(), 21);
 }
 
 #[test]

@@ -105,7 +105,7 @@ pub fn all_interactions() -> Vec<(String, usize, Interaction)> {
 
 /// One interaction of a bundled cassette.
 pub fn interaction(cassette: &str, index: usize) -> Interaction {
-    Cassette::load_named(cassette)
+    openllmetry_testkit::load_cassette(cassette)
         .unwrap_or_else(|e| panic!("{cassette}: {e}"))
         .interactions
         .swap_remove(index)

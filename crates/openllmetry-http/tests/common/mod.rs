@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use openllmetry_core::{Fault, Flavour, Instrumentation};
 use openllmetry_http::OpenLlmMiddleware;
 use openllmetry_testkit::capture::Capture;
-use openllmetry_testkit::cassette::{Cassette, Interaction};
+use openllmetry_testkit::cassette::Interaction;
 use openllmetry_testkit::replay::ReplayServer;
 use opentelemetry_sdk::trace::SpanData;
 use serde_json::Value;
@@ -130,7 +130,7 @@ pub fn replay_headers(interaction: &Interaction) -> reqwest::header::HeaderMap {
 
 /// Replays the first interaction of `cassette` through the reqwest middleware.
 pub async fn run(cassette: &str, opts: Opts) -> Run {
-    let c = Cassette::load_named(cassette).expect("cassette loads");
+    let c = openllmetry_testkit::load_cassette(cassette).expect("cassette loads");
     let interaction = c.interactions[0].clone();
     let server = ReplayServer::start(c.interactions.clone()).await;
     let capture = Capture::new();
@@ -348,7 +348,7 @@ pub fn recorded_authority(interaction: &Interaction) -> (String, String, Option<
 /// are not replayed (the middleware is the only source of trace context).
 pub async fn run_with(cassette: &str, replay: Replay) -> Run {
     let opts = replay.opts;
-    let c = Cassette::load_named(cassette).expect("cassette loads");
+    let c = openllmetry_testkit::load_cassette(cassette).expect("cassette loads");
     let interaction = c.interactions[0].clone();
     let mut builder = ReplayServer::builder(c.interactions.clone());
     if let Some(delay) = replay.event_delay {

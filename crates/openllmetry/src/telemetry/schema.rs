@@ -127,6 +127,8 @@ wire_enum! {
         ValueTruncated => "value_truncated",
         /// The process-wide observation byte budget was spent: the call was observed less.
         ObservationBudget => "observation_budget_exceeded",
+        /// An AWS event-stream frame failed its checksum or was malformed (Bedrock streams).
+        EventStreamCorrupt => "event_stream_corrupt",
         /// SDK initialisation failed.
         InitFailed => "init_failed",
         /// A configuration value was invalid and ignored.
@@ -187,6 +189,7 @@ impl From<FaultKind> for Kind {
             FaultKind::InflatedTooLarge => Kind::InflatedTooLarge,
             FaultKind::ValueTruncated => Kind::ValueTruncated,
             FaultKind::ObservationBudget => Kind::ObservationBudget,
+            FaultKind::EventStreamCorrupt => Kind::EventStreamCorrupt,
             // `FaultKind` is non-exhaustive: a kind added to the core before this schema
             // learns it is still counted, under a name that cannot carry anything.
             _ => Kind::Other,
