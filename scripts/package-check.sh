@@ -19,6 +19,7 @@ CRATES=(
   openllmetry-replay
   openllmetry-macros
   openllmetry
+  openllmetry-ui
   openllmetry-gateway
 )
 

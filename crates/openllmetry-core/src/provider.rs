@@ -1,4 +1,4 @@
-//! Dispatch from a [`Target`](crate::Target)'s wire format to that provider's parsers.
+//! Dispatch from a [`Target`]'s wire format to that provider's parsers.
 
 use crate::detect::Target;
 use crate::detect::{ApiFormat, Operation};

@@ -10,7 +10,7 @@
 //!
 //! Small formats (Cohere, Mistral, Ollama) keep request, response and stream in `mod.rs`.
 //! Adding a provider is adding a folder here, a variant of [`ApiFormat`](crate::ApiFormat),
-//! a detection row in [`detect`](crate::detect) and an arm in [`provider`](crate::provider).
+//! a detection row in [`detect`](mod@crate::detect) and an arm in [`provider`](crate::provider).
 
 pub mod anthropic;
 pub mod bedrock;

@@ -6,7 +6,7 @@
 //! `generativelanguage.googleapis.com` and on `*-aiplatform.googleapis.com` (same bodies).
 //! `:countTokens` is not an inference call and passes through uninstrumented (as Anthropic's
 //! `count_tokens` does). Anthropic models on Vertex (`publishers/anthropic`) are detected as
-//! the Anthropic format (see [`detect`](crate::detect)).
+//! the Anthropic format (see [`detect`](mod@crate::detect)).
 //!
 //! Mapping (OpenLLMetry 0.62 google-generativeai / vertexai, GenAI semconv v1.41):
 //!
