@@ -4,7 +4,7 @@
 //! exactly the diagnostics in the `.stderr` next to them: unsupported items and bad arguments
 //! are reported at the offending token, and the item itself still compiles (no follow-up
 //! errors). The snapshots depend on the compiler's wording; regenerate them with
-//! `TRYBUILD=overwrite cargo test -p openllmetry --test macros_ui` after a toolchain update and
+//! `TRYBUILD=overwrite cargo test -p openllmetry-macros-ui --test macros_ui` after a toolchain update and
 //! review the diff.
 
 #[test]
