@@ -178,19 +178,10 @@ fn detect_google(parts: &UrlParts<'_>) -> Option<Target> {
         .path
         .find("/v1")
         .map_or("", |i| parts.path.get(..i).unwrap_or(""));
-    Some(target(
-        parts,
-        format,
-        operation,
-        provider_name,
-        base_path,
-        None,
-    ))
-    .map(|mut t| {
-        t.model_in_path = Some(model.to_owned());
-        t.stream_in_path = stream;
-        t
-    })
+    let mut t = target(parts, format, operation, provider_name, base_path, None);
+    t.model_in_path = Some(model.to_owned());
+    t.stream_in_path = stream;
+    Some(t)
 }
 
 fn target(
@@ -463,10 +454,10 @@ pub fn detect(method: &str, url: &str) -> Option<Target> {
     if let Some(t) = detect_google(&parts) {
         return Some(t);
     }
-    let path = parts.path.trim_end_matches('/');
     if let Some(t) = detect_bedrock(&parts) {
         return Some(t);
     }
+    let path = parts.path.trim_end_matches('/');
     const SUFFIXES: &[(&str, ApiFormat, Operation)] = &[
         ("/api/chat", ApiFormat::Ollama, Operation::Chat),
         (
@@ -499,8 +490,8 @@ pub fn detect(method: &str, url: &str) -> Option<Target> {
         path.strip_suffix(suffix)
             .map(|prefix| (prefix, *format, *op))
     })?;
-    // Anthropic, Ollama, Cohere and Mistral FIM: the client's base URL is the part before
-    // the version (or `/api`) segment; OpenAI's includes it.
+    // The client's base URL: the part before the matched suffix (Anthropic, Ollama, Cohere,
+    // Mistral FIM: before the version or `/api` segment; OpenAI's includes the version).
     let base_path = prefix;
     let api_version = query_param(parts.query, "api-version").map(str::to_owned);
     let azure_path = prefix.contains("/openai/deployments/") || api_version.is_some();
@@ -510,31 +501,14 @@ pub fn detect(method: &str, url: &str) -> Option<Target> {
         None => default_provider(format),
     };
     let format = dialect_format(format, provider_name);
-    let default_port = if parts.scheme.eq_ignore_ascii_case("https") {
-        443
-    } else {
-        80
-    };
-    let authority = match parts.port {
-        Some(p) => format!("{}:{p}", parts.host),
-        None => parts.host.to_owned(),
-    };
-    Some(Target {
+    Some(target(
+        &parts,
         format,
         operation,
         provider_name,
-        server_address: parts
-            .host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned(),
-        server_port: parts.port.unwrap_or(default_port),
-        api_base: format!("{}://{authority}{base_path}/", parts.scheme),
+        base_path,
         api_version,
-        model_in_path: None,
-        stream_in_path: false,
-        bedrock: None,
-    })
+    ))
 }
 
 /// Bedrock runtime: `POST …/model/{modelId}/{converse|converse-stream|invoke|invoke-with-response-stream}`
@@ -549,31 +523,16 @@ fn detect_bedrock(parts: &UrlParts<'_>) -> Option<Target> {
     };
     let prefix_len = parts.path.find("/model/").unwrap_or(0);
     let base_path = &parts.path[..prefix_len];
-    let authority = match parts.port {
-        Some(p) => format!("{}:{p}", parts.host),
-        None => parts.host.to_owned(),
-    };
-    let default_port = if parts.scheme.eq_ignore_ascii_case("https") {
-        443
-    } else {
-        80
-    };
-    Some(Target {
-        format: ApiFormat::Bedrock,
+    let mut t = target(
+        parts,
+        ApiFormat::Bedrock,
         operation,
-        provider_name: provider::AWS_BEDROCK,
-        server_address: parts
-            .host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned(),
-        server_port: parts.port.unwrap_or(default_port),
-        api_base: format!("{}://{authority}{base_path}/", parts.scheme),
-        api_version: None,
-        model_in_path: None,
-        stream_in_path: false,
-        bedrock: Some(b),
-    })
+        provider::AWS_BEDROCK,
+        base_path,
+        None,
+    );
+    t.bedrock = Some(b);
+    Some(t)
 }
 
 #[cfg(test)]

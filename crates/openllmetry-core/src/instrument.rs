@@ -1059,35 +1059,7 @@ impl ResponseObserver {
                 );
                 state.faults.append(&mut acc_faults);
                 if chunks > 0 {
-                    let now = Instant::now();
-                    if let Some(m) = &state.inner.instruments {
-                        // Built at the first chunk, which carries the response model.
-                        let attrs = state.chunk_metric_attrs.get_or_insert_with(|| {
-                            metric_attributes(&state.target, &state.request, acc.model())
-                        });
-                        // Each chunk after the first records the time since the previous one;
-                        // chunks that arrived in the same read record 0.
-                        let mut remaining = chunks;
-                        if state.first_chunk.is_none() {
-                            let ttfc = now.duration_since(state.start).as_secs_f64();
-                            m.time_to_first_chunk.record(ttfc, attrs);
-                            if upstream_stream_timing(&state.target) {
-                                m.upstream.time_to_first_token.record(ttfc, attrs);
-                            }
-                            remaining -= 1;
-                        } else if let Some(last) = state.last_chunk {
-                            m.time_per_output_chunk
-                                .record(now.duration_since(last).as_secs_f64(), attrs);
-                            remaining -= 1;
-                        }
-                        for _ in 0..remaining {
-                            m.time_per_output_chunk.record(0.0, attrs);
-                        }
-                    }
-                    if state.first_chunk.is_none() {
-                        state.first_chunk = Some(now);
-                    }
-                    state.last_chunk = Some(now);
+                    note_chunks(state, chunks, acc.model());
                     if chunk_events {
                         for _ in 0..chunks {
                             state
@@ -1221,18 +1193,24 @@ impl Drop for ResponseObserver {
     }
 }
 
-/// Records the per-chunk metrics of `chunks` output chunks that arrived in one read (the
-/// Bedrock event-stream path; same rules as the SSE path).
+/// Records the per-chunk metrics of `chunks` output chunks that arrived in one read (SSE,
+/// NDJSON, JSON-array and Bedrock event-stream paths alike); the attributes are built at the
+/// first chunk, which carries the response model.
 fn note_chunks(state: &mut CallState, chunks: u32, model: Option<&str>) {
     let now = Instant::now();
     if let Some(m) = &state.inner.instruments {
         let attrs = state
             .chunk_metric_attrs
             .get_or_insert_with(|| metric_attributes(&state.target, &state.request, model));
+        // Each chunk after the first records the time since the previous one; chunks that
+        // arrived in the same read record 0.
         let mut remaining = chunks;
         if state.first_chunk.is_none() {
-            m.time_to_first_chunk
-                .record(now.duration_since(state.start).as_secs_f64(), attrs);
+            let ttfc = now.duration_since(state.start).as_secs_f64();
+            m.time_to_first_chunk.record(ttfc, attrs);
+            if upstream_stream_timing(&state.target) {
+                m.upstream.time_to_first_token.record(ttfc, attrs);
+            }
             remaining -= 1;
         } else if let Some(last) = state.last_chunk {
             m.time_per_output_chunk

@@ -217,73 +217,49 @@ fn filter_accept_encoding(v: &HeaderValue) -> Option<HeaderValue> {
     HeaderValue::from_str(&kept.join(", ")).ok()
 }
 
-/// Upstreams reached by their API's native paths.
-#[derive(Clone, Copy)]
-enum Native {
-    Ollama,
-    Cohere,
-    Mistral,
-}
-
 /// Which upstream a request path goes to, and the path to append to it.
 fn route<'a>(
     config: &'a GatewayConfig,
     path: &str,
     headers: &HeaderMap,
 ) -> Option<(&'a str, String)> {
-    if let Some(rest) = path.strip_prefix("/openai/") {
-        return Some((&config.openai_upstream, format!("/{rest}")));
-    }
-    if let Some(rest) = path.strip_prefix("/anthropic/") {
-        return Some((&config.anthropic_upstream, format!("/{rest}")));
-    }
-    if let Some(rest) = path.strip_prefix("/gemini/") {
-        return Some((&config.gemini_upstream, format!("/{rest}")));
-    }
-    if let Some(rest) = path.strip_prefix("/vertex/") {
-        return Some((&config.vertex_upstream, format!("/{rest}")));
-    }
-    // Native Google paths: the Gemini API's `/v1beta/…` (and `/v1/models/…:method`), Vertex
-    // AI's `/v1/projects/…` and `/v1beta1/projects/…`.
-    if path.starts_with("/v1beta/") {
-        return Some((&config.gemini_upstream, path.to_owned()));
-    }
-    if path.starts_with("/v1/projects/") || path.starts_with("/v1beta1/projects/") {
-        return Some((&config.vertex_upstream, path.to_owned()));
-    }
-    if path.starts_with("/v1/models/") && path.contains(':') {
-        return Some((&config.gemini_upstream, path.to_owned()));
-    }
+    // `/<provider>/<rest>` goes to that provider's upstream as `/<rest>`.
     for (prefix, upstream) in [
+        ("/openai/", &config.openai_upstream),
+        ("/anthropic/", &config.anthropic_upstream),
+        ("/gemini/", &config.gemini_upstream),
+        ("/vertex/", &config.vertex_upstream),
         ("/ollama/", &config.ollama_upstream),
         ("/cohere/", &config.cohere_upstream),
         ("/mistral/", &config.mistral_upstream),
+        ("/bedrock/", &config.bedrock_upstream),
     ] {
         if let Some(rest) = path.strip_prefix(prefix) {
             return Some((upstream, format!("/{rest}")));
         }
     }
-    // The instrumented native paths (exact): Ollama, Cohere v2, Mistral FIM.
-    const NATIVE: &[(&str, Native)] = &[
-        ("/api/chat", Native::Ollama),
-        ("/api/generate", Native::Ollama),
-        ("/api/embed", Native::Ollama),
-        ("/api/embeddings", Native::Ollama),
-        ("/v2/chat", Native::Cohere),
-        ("/v2/embed", Native::Cohere),
-        ("/v2/rerank", Native::Cohere),
-        ("/v1/fim/completions", Native::Mistral),
-    ];
-    if let Some((_, which)) = NATIVE.iter().find(|(p, _)| *p == path) {
-        let upstream = match which {
-            Native::Ollama => &config.ollama_upstream,
-            Native::Cohere => &config.cohere_upstream,
-            Native::Mistral => &config.mistral_upstream,
-        };
-        return Some((upstream, path.to_owned()));
+    // Native Google paths: the Gemini API's `/v1beta/…` (and `/v1/models/…:method`), Vertex
+    // AI's `/v1/projects/…` and `/v1beta1/projects/…`.
+    if path.starts_with("/v1beta/") || (path.starts_with("/v1/models/") && path.contains(':')) {
+        return Some((&config.gemini_upstream, path.to_owned()));
     }
-    if let Some(rest) = path.strip_prefix("/bedrock/") {
-        return Some((&config.bedrock_upstream, format!("/{rest}")));
+    if path.starts_with("/v1/projects/") || path.starts_with("/v1beta1/projects/") {
+        return Some((&config.vertex_upstream, path.to_owned()));
+    }
+    // The instrumented native paths (exact): Ollama, Cohere v2, Mistral FIM.
+    for (native, upstream) in [
+        ("/api/chat", &config.ollama_upstream),
+        ("/api/generate", &config.ollama_upstream),
+        ("/api/embed", &config.ollama_upstream),
+        ("/api/embeddings", &config.ollama_upstream),
+        ("/v2/chat", &config.cohere_upstream),
+        ("/v2/embed", &config.cohere_upstream),
+        ("/v2/rerank", &config.cohere_upstream),
+        ("/v1/fim/completions", &config.mistral_upstream),
+    ] {
+        if path == native {
+            return Some((upstream, path.to_owned()));
+        }
     }
     let rest = path
         .strip_prefix("/v1/")

@@ -56,15 +56,6 @@ async fn send(gateway: &GatewayProcess, body: bytes::Bytes, n: usize, concurrenc
     }
 }
 
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_failures_are_logged_even_with_do_not_track_and_ci() {
     let it = chat();

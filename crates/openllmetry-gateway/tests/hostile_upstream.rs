@@ -15,16 +15,6 @@ use openllmetry_testkit::replay::ReplayServer;
 
 const MIB: u64 = 1024;
 
-/// Peak resident set size of `pid` in KiB (`VmHWM`).
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
-}
-
 /// Counts of `openllmetry.instrumentation.faults` by kind, as exported.
 fn fault_count(receiver: &OtlpReceiver, kind: &str) -> f64 {
     receiver

@@ -14,15 +14,6 @@ use openllmetry_testkit::replay::ReplayServer;
 
 const MIB: usize = 1024 * 1024;
 
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twelve_concurrent_30_mib_prompts_stay_under_256_mib_with_all_spans_exported() {
     let it = Cassette::load_named("openai/test_chat/test_chat.yaml")

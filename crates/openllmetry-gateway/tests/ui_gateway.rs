@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -14,19 +13,6 @@ use serde_json::Value;
 /// gpt-3.5-turbo-0125 in the vendored genai-prices table: $0.5 input, $1.5 output per million;
 /// the recorded usage is 15 prompt and 19 completion tokens: 15 × 0.5 + 19 × 1.5 = 36 µ$.
 const EXPECTED_COST: f64 = 36e-6;
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "openllmetry-ui-gw-{}-{name}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_with_ui_serves_the_viewer_and_records_into_its_store() {

@@ -18,17 +18,6 @@ const COMPLETION: &str = "Why did Opentelemetry break up with Tracing?";
 /// the recorded usage is 15 prompt and 19 completion tokens: 15 × 0.5 + 19 × 1.5 = 36 µ$.
 const EXPECTED_COST: f64 = 36e-6;
 
-fn temp_dir(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!(
-        "openllmetry-ui-e2e-{}-{name}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ))
-}
-
 async fn get_json(url: &str) -> Value {
     let bytes = http_client()
         .get(url)

@@ -6,13 +6,15 @@
 //! * [`ReportedOnce`]: each fault kind reported at most once per stream;
 //! * lenient wire scalars [`WStr`] and [`WInt`]: a field of the wrong type does not fail the
 //!   whole event; it reads as absent and the caller records [`FaultKind::UnexpectedShape`]
-//!   (once per stream). Integral floats (`1024.0`) are accepted as integers.
+//!   (once per stream). Integral floats (`1024.0`) are accepted as integers;
+//! * [`arguments`] and [`text_of`]: tool arguments and message text from JSON values.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
 
 use crate::FaultKind;
 pub(crate) use crate::json::ReportedOnce;
@@ -288,6 +290,26 @@ pub(crate) fn int(v: Option<WInt>, bad: &mut bool) -> Option<i64> {
             *bad = true;
             None
         }
+    }
+}
+
+/// Tool-call arguments: a JSON string is parsed when it holds JSON, else kept as a string;
+/// any other JSON value is kept; `null` → `None`.
+pub(crate) fn arguments(v: Option<&Value>) -> Option<Value> {
+    match v {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            Some(serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())))
+        }
+        Some(other) => Some(other.clone()),
+    }
+}
+
+/// A JSON value as message text: strings as they are, anything else as its JSON text.
+pub(crate) fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

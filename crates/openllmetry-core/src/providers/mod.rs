@@ -20,4 +20,3 @@ pub mod gemini;
 pub mod mistral;
 pub mod ollama;
 pub mod openai;
-mod util;

@@ -240,6 +240,30 @@ pub struct GatewayProcess {
     exited: Option<ExitStatus>,
 }
 
+/// A new, empty directory under the system temp dir, unique to this process and call.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "openllmetry-gw-test-{}-{name}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Peak resident set size of process `pid` in KiB (`VmHWM` of `/proc/<pid>/status`).
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
 /// A `Command` for the binary with a clean environment: no inherited OTEL_* / TRACELOOP_*
 /// or telemetry switches, no colours.
 pub fn binary_command() -> Command {

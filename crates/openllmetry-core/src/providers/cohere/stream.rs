@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::map_finish_reason;
 use crate::json::{ReportedOnce, json_error_kind};
-use crate::providers::util::{Budget, arguments};
+use crate::providers::common::{ContentBudget, arguments};
 use crate::record::{MAX_STREAM_ENTRIES, ProviderError, ResponseRecord, Usage};
 use crate::sse::SseEvent;
 use crate::{FaultKind, Operation};
@@ -30,7 +30,7 @@ pub struct StreamAccumulator {
     usage: Usage,
     error: Option<ProviderError>,
     done: bool,
-    budget: Budget,
+    budget: ContentBudget,
     reported: ReportedOnce,
 }
 
@@ -46,7 +46,7 @@ impl StreamAccumulator {
             usage: Usage::default(),
             error: None,
             done: false,
-            budget: Budget::default(),
+            budget: ContentBudget::default(),
             reported: ReportedOnce::default(),
         }
     }

@@ -7,7 +7,7 @@ use crate::json::{
     Faults, Obj, get_array, get_bool, get_f64, get_i64, get_obj, get_str, get_str_list, get_string,
     parse_object,
 };
-use crate::providers::util::{arguments, text_of};
+use crate::providers::common::{arguments, text_of};
 use crate::{FaultKind, Operation, RequestRecord};
 
 /// Parses an Ollama request body (see the [module docs](super)). Never fails: problems are

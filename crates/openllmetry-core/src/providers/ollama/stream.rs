@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{API_ERROR, DURATION_KEYS};
 use crate::json::{ReportedOnce, json_error_kind};
-use crate::providers::util::{Budget, arguments};
+use crate::providers::common::{ContentBudget, arguments};
 use crate::record::{MAX_STREAM_ENTRIES, ProviderError, ResponseRecord, Usage};
 use crate::sse::SseEvent;
 use crate::{FaultKind, Operation};
@@ -69,7 +69,7 @@ pub struct StreamAccumulator {
     durations: [Option<i64>; 4],
     error: Option<ProviderError>,
     done: bool,
-    budget: Budget,
+    budget: ContentBudget,
     reported: ReportedOnce,
 }
 
@@ -87,7 +87,7 @@ impl StreamAccumulator {
             durations: [None; 4],
             error: None,
             done: false,
-            budget: Budget::default(),
+            budget: ContentBudget::default(),
             reported: ReportedOnce::default(),
         }
     }

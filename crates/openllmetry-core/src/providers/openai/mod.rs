@@ -279,15 +279,3 @@ fn with_total(mut u: Usage) -> Usage {
     }
     u
 }
-
-/// The largest char boundary of `s` that is `<= max`.
-fn floor_char_boundary(s: &str, max: usize) -> usize {
-    if max >= s.len() {
-        return s.len();
-    }
-    let mut i = max;
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}

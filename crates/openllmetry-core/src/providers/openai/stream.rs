@@ -1,176 +1,24 @@
 //! Stream accumulation (chat completions, legacy completions, Responses API).
 
-use std::borrow::Cow;
-use std::fmt;
-
 use openllmetry_semconv::message::{OutputMessage, Part};
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use crate::json::ReportedOnce;
 
 use super::response::responses_body;
 use super::{
-    API_ERROR, Faults, arguments_from, error_type_of, floor_char_boundary, json_error_kind,
-    map_finish_reason, provider_error, refusal_part, with_total,
+    API_ERROR, Faults, arguments_from, error_type_of, json_error_kind, map_finish_reason,
+    provider_error, refusal_part, with_total,
 };
+use crate::providers::common::{WInt, WStr, floor_char_boundary, int, text};
 use crate::record::{MAX_STREAM_CONTENT_BYTES, MAX_STREAM_ENTRIES, ProviderError, Usage};
 use crate::{FaultKind, Operation, ResponseRecord, SseEvent};
 
 // ---------------------------------------------------------------------------------------
-// Lenient wire scalars
+// Lenient wire scalars (shared ones in `providers::common`)
 // ---------------------------------------------------------------------------------------
-
-/// A string field that borrows from the event data unless it holds escapes. A value of
-/// another type does not fail the whole chunk: it becomes [`WStr::Wrong`] (reported as
-/// `UnexpectedShape` when the field is used).
-#[derive(Debug)]
-enum WStr<'a> {
-    Str(Cow<'a, str>),
-    Wrong,
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for WStr<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrVisitor)
-    }
-}
-
-struct StrVisitor;
-
-impl<'de> Visitor<'de> for StrVisitor {
-    type Value = WStr<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(WStr::Str(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(WStr::Str(Cow::Owned(v.to_owned())))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(WStr::Str(Cow::Owned(v)))
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(WStr::Wrong)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(WStr::Wrong)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(WStr::Wrong)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(WStr::Wrong)
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(WStr::Wrong)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(WStr::Wrong)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(WStr::Wrong)
-    }
-}
-
-/// An integer field; integral floats are accepted; anything else is [`WInt::Wrong`].
-#[derive(Debug, Clone, Copy)]
-enum WInt {
-    Int(i64),
-    Wrong,
-}
-
-impl<'de> Deserialize<'de> for WInt {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(IntVisitor)
-    }
-}
-
-struct IntVisitor;
-
-impl<'de> Visitor<'de> for IntVisitor {
-    type Value = WInt;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an integer")
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(WInt::Int(v))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(i64::try_from(v).map_or(WInt::Wrong, WInt::Int))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-        if v.fract() == 0.0 && v.abs() < 9.0e15 {
-            Ok(WInt::Int(v as i64))
-        } else {
-            Ok(WInt::Wrong)
-        }
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(WInt::Wrong)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(WInt::Wrong)
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(WInt::Wrong)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(WInt::Wrong)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(WInt::Wrong)
-    }
-}
-
-/// Reads an optional lenient string: `Wrong` sets `bad` and reads as absent.
-fn text<'a>(v: Option<WStr<'a>>, bad: &mut bool) -> Option<Cow<'a, str>> {
-    match v? {
-        WStr::Str(s) => Some(s),
-        WStr::Wrong => {
-            *bad = true;
-            None
-        }
-    }
-}
-
-/// Reads an optional lenient integer: `Wrong` sets `bad` and reads as absent.
-fn int(v: Option<WInt>, bad: &mut bool) -> Option<i64> {
-    match v? {
-        WInt::Int(i) => Some(i),
-        WInt::Wrong => {
-            *bad = true;
-            None
-        }
-    }
-}
 
 /// An index (`choices[].index`, `tool_calls[].index`, `output_index`): a non-negative integer.
 fn index(v: Option<WInt>, bad: &mut bool) -> Option<u64> {
