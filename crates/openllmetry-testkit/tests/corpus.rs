@@ -1,0 +1,28 @@
+//! The vendored upstream OpenAI/Anthropic corpus (`cassettes/openllmetry-corpus`, issue 15) is
+//! complete and loads as VCR cassettes. Counts come from the folder's `MANIFEST.tsv`.
+
+use openllmetry_testkit::cassette::{Cassette, find_cassettes};
+
+#[test]
+fn vendored_upstream_corpus_matches_manifest_and_loads() {
+    let root =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cassettes/openllmetry-corpus");
+    let manifest = std::fs::read_to_string(root.join("MANIFEST.tsv")).unwrap();
+    let listed = manifest.lines().skip(1).filter(|l| !l.is_empty()).count();
+    let paths = find_cassettes(&root).unwrap();
+    assert_eq!(paths.len(), listed, "files vs MANIFEST.tsv rows");
+    let mut failed = Vec::new();
+    for path in &paths {
+        match Cassette::load(path) {
+            Ok(c) if !c.interactions.is_empty() => {}
+            Ok(_) => failed.push(format!("{}: no interactions", path.display())),
+            Err(e) => failed.push(format!("{}: {e}", path.display())),
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} unloadable:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
