@@ -26,3 +26,26 @@ fn vendored_upstream_corpus_matches_manifest_and_loads() {
         failed.join("\n")
     );
 }
+
+#[test]
+fn vendored_pydantic_ai_recordings_match_manifest_and_load() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cassettes/pydantic-ai");
+    let manifest = std::fs::read_to_string(root.join("MANIFEST.tsv")).unwrap();
+    let listed = manifest.lines().skip(1).filter(|l| !l.is_empty()).count();
+    let paths = find_cassettes(&root).unwrap();
+    assert_eq!(paths.len(), listed, "files vs MANIFEST.tsv rows");
+    let mut failed = Vec::new();
+    for path in &paths {
+        match Cassette::load(path) {
+            Ok(c) if !c.interactions.is_empty() => {}
+            Ok(_) => failed.push(format!("{}: no interactions", path.display())),
+            Err(e) => failed.push(format!("{}: {e}", path.display())),
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} unloadable:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
