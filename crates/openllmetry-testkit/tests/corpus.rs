@@ -1,6 +1,7 @@
 //! The vendored upstream OpenAI/Anthropic corpus (`cassettes/openllmetry-corpus`) and the
-//! pydantic-ai recordings (`cassettes/pydantic-ai`), issue 15, are complete and load as VCR cassettes (counts from each folder's
-//! `MANIFEST.tsv`). pydantic-ai bodies (`parsed_body`) are not read by the loader yet: see `docs/notes/harness.md`.
+//! pydantic-ai recordings (`cassettes/pydantic-ai`), issue 15, are complete and load as VCR
+//! cassettes (counts from each folder's `MANIFEST.tsv`). pydantic-ai bodies (`parsed_body`)
+//! are not read by the loader yet: see `docs/notes/harness.md`.
 
 use openllmetry_testkit::cassette::{Cassette, find_cassettes};
 
