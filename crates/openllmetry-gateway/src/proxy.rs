@@ -516,6 +516,9 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
 
 /// Status, error type and message (also the logged cause) for a failed upstream request.
 fn upstream_failure(e: &reqwest::Error) -> (StatusCode, &'static str, &'static str) {
+    if let Some(body) = find_source::<BodyError>(e) {
+        return body.response();
+    }
     if e.is_timeout() {
         return (
             StatusCode::GATEWAY_TIMEOUT,
@@ -624,6 +627,16 @@ impl BodyError {
     }
 }
 
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.cause())
+    }
+}
+
+/// A streamed request body fails the upstream request with this error as its source, so
+/// the client is answered with the body's own status (413, 408, 400), not 502.
+impl std::error::Error for BodyError {}
+
 /// Re-signs a Bedrock request with the gateway's AWS credentials (a client's signature is
 /// only valid for the gateway's host); `Some(refusal)` to answer instead when it cannot.
 fn sign_bedrock(
@@ -728,21 +741,19 @@ fn streamed(
                 return None;
             }
             let item = match tokio::time::timeout(idle, stream.next()).await {
-                Err(_) => Err(BodyError::Idle(idle).cause()),
+                Err(_) => Err(BodyError::Idle(idle)),
                 Ok(None) => return None,
-                Ok(Some(Err(e))) => Err(classify_body_error(&e).cause()),
-                Ok(Some(Ok(chunk))) if seen + chunk.len() > limit => {
-                    Err(BodyError::TooLarge.cause())
-                }
+                Ok(Some(Err(e))) => Err(classify_body_error(&e)),
+                Ok(Some(Ok(chunk))) if seen + chunk.len() > limit => Err(BodyError::TooLarge),
                 Ok(Some(Ok(chunk))) => {
                     let seen = seen + chunk.len();
                     return Some((Ok(chunk), (stream, seen, false)));
                 }
             };
-            Some((item.map_err(std::io::Error::other), (stream, seen, true)))
+            Some((item, (stream, seen, true)))
         },
     );
-    let read = futures_util::stream::iter(read.into_iter().map(Ok::<_, std::io::Error>));
+    let read = futures_util::stream::iter(read.into_iter().map(Ok::<_, BodyError>));
     reqwest::Body::wrap_stream(read.chain(rest))
 }
 

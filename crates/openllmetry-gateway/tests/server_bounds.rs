@@ -272,6 +272,35 @@ fn malformed_chunked_body_is_400_and_only_a_real_overflow_is_413() {
 }
 
 #[test]
+fn a_streamed_body_over_the_observation_budget_that_overflows_is_413_not_502() {
+    // With a one-byte observation budget the gateway streams the request body to the
+    // upstream as it arrives; an overflow found mid-stream must still answer 413.
+    let (_sink, opts) = sink_opts();
+    let dir = std::env::temp_dir().join(format!("openllmetry-gw-stream413-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("gateway.toml");
+    std::fs::write(
+        &config,
+        "body_limit_bytes = 1024\nobservation_budget_bytes = 1\n",
+    )
+    .unwrap();
+    let gateway = opts.arg("--config").arg(config.to_str().unwrap()).spawn();
+    let mut chunked =
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
+    for _ in 0..3 {
+        chunked.extend_from_slice(b"200\r\n");
+        chunked.extend_from_slice(&[b'a'; 512]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let (status, text) = raw(gateway.addr, &chunked);
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("request_too_large"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn client_half_close_mid_body_is_logged_as_such_not_413() {
     let (sink, opts) = sink_opts();
     let gateway = opts.spawn();
