@@ -379,7 +379,7 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
         Ok(b) => b,
         Err(e) => {
             let (status, kind, message) = e.response();
-            tracing::info!(method = %parts.method, path = %path, status = status.as_u16(), "request body not read: {}", e.cause());
+            tracing::info!(method = %parts.method, path = %path, status = status.as_u16(), "request body not read: {e}");
             return error_response(status, kind, message);
         }
     };
@@ -616,20 +616,19 @@ impl BodyError {
             ),
         }
     }
-
-    fn cause(&self) -> String {
-        match self {
-            BodyError::TooLarge => "larger than the limit".into(),
-            BodyError::Idle(d) => format!("no body bytes for {}s (body idle timeout)", d.as_secs()),
-            BodyError::Malformed(c) => format!("malformed body framing: {c}"),
-            BodyError::ClientGone(c) => format!("client went away mid-body: {c}"),
-        }
-    }
 }
 
+/// The cause, as logged.
 impl std::fmt::Display for BodyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.cause())
+        match self {
+            BodyError::TooLarge => f.write_str("larger than the limit"),
+            BodyError::Idle(d) => {
+                write!(f, "no body bytes for {}s (body idle timeout)", d.as_secs())
+            }
+            BodyError::Malformed(c) => write!(f, "malformed body framing: {c}"),
+            BodyError::ClientGone(c) => write!(f, "client went away mid-body: {c}"),
+        }
     }
 }
 

@@ -232,14 +232,35 @@ fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
     )
 }
 
+/// A gateway in front of a sink, with `toml` as its config file (in a fresh `temp_dir`,
+/// returned for removal).
+fn spawn_with_config(name: &str, toml: &str) -> (Sink, GatewayProcess, std::path::PathBuf) {
+    let (sink, opts) = sink_opts();
+    let dir = temp_dir(name);
+    let config = dir.join("gateway.toml");
+    std::fs::write(&config, toml).unwrap();
+    let gateway = opts.arg("--config").arg(config.to_str().unwrap()).spawn();
+    (sink, gateway, dir)
+}
+
+/// A chat request whose chunked body (three 512-byte chunks, no declared length) is 1,536
+/// bytes.
+fn chunked_1536_bytes() -> Vec<u8> {
+    let mut chunked =
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
+    for _ in 0..3 {
+        chunked.extend_from_slice(b"200\r\n");
+        chunked.extend_from_slice(&[b'a'; 512]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    chunked
+}
+
 #[test]
 fn malformed_chunked_body_is_400_and_only_a_real_overflow_is_413() {
-    let (_sink, opts) = sink_opts();
-    let dir = std::env::temp_dir().join(format!("openllmetry-gw-bounds-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("gateway.toml");
-    std::fs::write(&config, "body_limit_bytes = 1024\n").unwrap();
-    let gateway = opts.arg("--config").arg(config.to_str().unwrap()).spawn();
+    let (_sink, gateway, dir) = spawn_with_config("bounds", "body_limit_bytes = 1024\n");
     let (status, text) = raw(
         gateway.addr,
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
@@ -252,16 +273,7 @@ fn malformed_chunked_body_is_400_and_only_a_real_overflow_is_413() {
             .is_some()
     );
     // A real overflow, chunked (no declared length) and declared.
-    let mut chunked =
-        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-            .to_vec();
-    for _ in 0..3 {
-        chunked.extend_from_slice(b"200\r\n");
-        chunked.extend_from_slice(&[b'a'; 512]);
-        chunked.extend_from_slice(b"\r\n");
-    }
-    chunked.extend_from_slice(b"0\r\n\r\n");
-    let (status, text) = raw(gateway.addr, &chunked);
+    let (status, text) = raw(gateway.addr, &chunked_1536_bytes());
     assert_eq!(status, 413, "{text}");
     let (status, _) = raw(
         gateway.addr,
@@ -275,26 +287,11 @@ fn malformed_chunked_body_is_400_and_only_a_real_overflow_is_413() {
 fn a_streamed_body_over_the_observation_budget_that_overflows_is_413_not_502() {
     // With a one-byte observation budget the gateway streams the request body to the
     // upstream as it arrives; an overflow found mid-stream must still answer 413.
-    let (_sink, opts) = sink_opts();
-    let dir = std::env::temp_dir().join(format!("openllmetry-gw-stream413-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("gateway.toml");
-    std::fs::write(
-        &config,
+    let (_sink, gateway, dir) = spawn_with_config(
+        "stream413",
         "body_limit_bytes = 1024\nobservation_budget_bytes = 1\n",
-    )
-    .unwrap();
-    let gateway = opts.arg("--config").arg(config.to_str().unwrap()).spawn();
-    let mut chunked =
-        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-            .to_vec();
-    for _ in 0..3 {
-        chunked.extend_from_slice(b"200\r\n");
-        chunked.extend_from_slice(&[b'a'; 512]);
-        chunked.extend_from_slice(b"\r\n");
-    }
-    chunked.extend_from_slice(b"0\r\n\r\n");
-    let (status, text) = raw(gateway.addr, &chunked);
+    );
+    let (status, text) = raw(gateway.addr, &chunked_1536_bytes());
     assert_eq!(status, 413, "{text}");
     assert!(text.contains("request_too_large"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -5,14 +5,16 @@
 
 use openllmetry_testkit::cassette::{Cassette, find_cassettes};
 
-#[test]
-fn vendored_upstream_corpus_matches_manifest_and_loads() {
-    let root =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cassettes/openllmetry-corpus");
+/// Every cassette under `cassettes/<folder>` is listed in its `MANIFEST.tsv` (one row per
+/// file after the header) and loads with at least one interaction.
+fn assert_matches_manifest_and_loads(folder: &str) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("cassettes")
+        .join(folder);
     let manifest = std::fs::read_to_string(root.join("MANIFEST.tsv")).unwrap();
     let listed = manifest.lines().skip(1).filter(|l| !l.is_empty()).count();
     let paths = find_cassettes(&root).unwrap();
-    assert_eq!(paths.len(), listed, "files vs MANIFEST.tsv rows");
+    assert_eq!(paths.len(), listed, "{folder}: files vs MANIFEST.tsv rows");
     let mut failed = Vec::new();
     for path in &paths {
         match Cassette::load(path) {
@@ -30,24 +32,11 @@ fn vendored_upstream_corpus_matches_manifest_and_loads() {
 }
 
 #[test]
+fn vendored_upstream_corpus_matches_manifest_and_loads() {
+    assert_matches_manifest_and_loads("openllmetry-corpus");
+}
+
+#[test]
 fn vendored_pydantic_ai_recordings_match_manifest_and_load() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cassettes/pydantic-ai");
-    let manifest = std::fs::read_to_string(root.join("MANIFEST.tsv")).unwrap();
-    let listed = manifest.lines().skip(1).filter(|l| !l.is_empty()).count();
-    let paths = find_cassettes(&root).unwrap();
-    assert_eq!(paths.len(), listed, "files vs MANIFEST.tsv rows");
-    let mut failed = Vec::new();
-    for path in &paths {
-        match Cassette::load(path) {
-            Ok(c) if !c.interactions.is_empty() => {}
-            Ok(_) => failed.push(format!("{}: no interactions", path.display())),
-            Err(e) => failed.push(format!("{}: {e}", path.display())),
-        }
-    }
-    assert!(
-        failed.is_empty(),
-        "{} unloadable:\n{}",
-        failed.len(),
-        failed.join("\n")
-    );
+    assert_matches_manifest_and_loads("pydantic-ai");
 }
