@@ -5,7 +5,10 @@
 //! ```text
 //! let entity = __private::start(kind, name, version);      // span current from here on
 //! if entity.records_content() { record the Serialize arguments }
-//! let out: Ret = (move || { original body })();            // `return`/`?` stay local
+//! let out: Ret = __private::call_once(move || {                 // `return`/`?` stay local
+//!     if let Some(v) = __private::expected::<Ret>() { return v; } // never runs; fixes the type
+//!     { original body }
+//! });
 //! record Err / output (autoref specialization, see `openllmetry::__private`)
 //! out                                                       // guard drops: span ends
 //! ```
@@ -16,7 +19,7 @@
 //! unchanged item, so the user's own code still compiles and no follow-up errors appear.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{ToTokens as _, quote};
+use quote::{ToTokens as _, quote, quote_spanned};
 use syn::ext::IdentExt as _;
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned as _;
@@ -231,19 +234,52 @@ fn expand_fn(kind: Kind, args: Args, func: ItemFn) -> TokenStream {
     } else {
         quote!(#block)
     };
+    let returns = Returns::of(&sig.output);
+    // With a nameable return type, the body is preceded by a `return` of that type that never
+    // runs (`expected` is always `None`): it fixes the closure's or async block's return type
+    // before the body is checked, so the body is type-checked against the declared type exactly
+    // as a function body is. A wrong tail expression or `return` value is then reported at the
+    // user's expression (not at the attribute), and coercions (`Box<dyn Trait>`, `.into()`)
+    // see the expected type.
+    let body = match &returns {
+        Returns::Typed(ty) => {
+            // Located at the declared type, so "return type inferred to be `T` here" points
+            // at the user's `-> T`.
+            let at_type = Span::mixed_site().located_at(ty.span());
+            let anchor = Ident::new("__openllmetry_anchor", at_type);
+            let fix = quote_spanned! {at_type=>
+                if let ::core::option::Option::Some(#anchor) =
+                    ::openllmetry::__private::expected::<#ty>()
+                {
+                    return #anchor;
+                }
+            };
+            quote!({ #fix #body })
+        }
+        Returns::Unit | Returns::Never | Returns::Opaque => body,
+    };
+    // The closure or async block that holds the body carries the location of the user's
+    // signature (with the macro's own hygiene), so what the compiler says about it (e.g. "this
+    // function should return `Result` to accept `?`") points at the user's code.
+    let holder = Span::mixed_site().located_at(sig.span());
+    let holder = if is_async {
+        quote_spanned!(holder=> async move #body)
+    } else {
+        quote_spanned!(holder=> ::openllmetry::__private::call_once(move || #body))
+    };
     let (start, run) = if is_async {
         (
             quote!(::openllmetry::__private::begin(#kind_variant, #name, #version)),
-            quote!(#entity.instrument(async move #body).await),
+            quote!(#entity.instrument(#holder).await),
         )
     } else {
         (
             quote!(::openllmetry::__private::start(#kind_variant, #name, #version)),
-            quote!((move || #body)()),
+            holder,
         )
     };
 
-    let finish = match Returns::of(&sig.output) {
+    let finish = match returns {
         Returns::Never => quote!(#run),
         Returns::Unit | Returns::Opaque => quote! {
             #[allow(clippy::redundant_closure_call, clippy::let_unit_value, unused_unsafe)]

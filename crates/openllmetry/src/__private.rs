@@ -42,6 +42,23 @@ fn entity(kind: EntityKind, name: &'static str, version: Option<i64>) -> Entity 
     }
 }
 
+/// Always `None`. The generated code returns its value when it is `Some`, before the original
+/// body, which fixes the return type of the closure (or async block) holding the body to the
+/// function's declared one: the body is type-checked as a function body is.
+#[inline(always)]
+pub fn expected<T>() -> Option<T> {
+    None
+}
+
+/// Calls `f` once. Passing the closure that holds a sync body through an `FnOnce` bound makes
+/// it an `FnOnce` closure whatever its body does: a body returning a captured `&mut` (e.g.
+/// `fn by_mut(&mut self) -> &mut Self { …; self }`) hands back the reference it owns, as the
+/// function itself would.
+#[inline(always)]
+pub fn call_once<T>(f: impl FnOnce() -> T) -> T {
+    f()
+}
+
 /// Borrow wrapper that the specialization traits are implemented on.
 #[derive(Debug)]
 pub struct Wrap<'a, T: ?Sized>(pub &'a T);

@@ -25,6 +25,7 @@ impl std::fmt::Display for MyError {
 #[workflow]
 fn plain() {}
 
+/// Visibility and docs are kept.
 #[workflow(name = "named", version = 3)]
 pub fn named(doc: Doc, handle: Handle) -> Handle {
     let _ = doc.title;
@@ -108,13 +109,6 @@ fn mutates(mut items: Vec<u8>) -> Vec<u8> {
     items
 }
 
-/// # Safety
-/// None needed; this checks that an `unsafe fn` body stays an unsafe context.
-#[task]
-unsafe fn unsafe_fn(ptr: *const u8) -> u8 {
-    unsafe { *ptr }
-}
-
 struct Counter {
     count: u32,
 }
@@ -160,7 +154,8 @@ impl Greeter for World {
     }
 }
 
-fn main() {
+#[test]
+fn every_sync_form_compiles_and_keeps_its_behaviour() {
     plain();
     assert_eq!(named(Doc { title: "t".into() }, Handle(7),), Handle(7));
     assert_eq!(reordered(1), 2);
@@ -176,12 +171,36 @@ fn main() {
     assert_eq!(recursive(3), 6);
     assert_eq!(must_use(), 1);
     assert_eq!(mutates(vec![]), vec![1]);
-    let byte = 9u8;
-    // SAFETY: `byte` is alive.
-    assert_eq!(unsafe { unsafe_fn(&byte) }, 9);
     let mut counter = Counter::associated();
     counter.by_mut(2).by_mut(3);
     assert_eq!(counter.by_ref(), 5);
     assert_eq!(counter.by_value(), 5);
     assert_eq!(World.greet("hello"), "hello, world");
+}
+
+/// A body whose type is fixed by the declared return type, as in any function: the early
+/// `return` and the tail are both coerced to `Box<dyn Debug>` (before the body was bound to the
+/// declared type, the closure holding it inferred `Box<u8>` from the `return` and this failed).
+#[task]
+fn coerced(flag: bool) -> Box<dyn std::fmt::Debug> {
+    if flag {
+        return Box::new(1u8);
+    }
+    Box::new("x")
+}
+
+/// The tail's `.into()` and `collect()` are resolved from the declared type.
+#[tool]
+fn inferred_from_declared(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| (*w).into()).collect()
+}
+
+#[test]
+fn the_body_is_checked_against_the_declared_return_type() {
+    assert_eq!(format!("{:?}", coerced(true)), "1");
+    assert_eq!(format!("{:?}", coerced(false)), "\"x\"");
+    assert_eq!(
+        inferred_from_declared(&["a", "b"]),
+        vec!["a".to_string(), "b".to_string()]
+    );
 }

@@ -68,6 +68,13 @@ impl Service {
         self.calls += 1;
     }
 
+    /// Hands back the `&mut` it was given, as the plain `async fn` would.
+    #[tool]
+    async fn chained(&mut self) -> &mut Self {
+        self.calls += 10;
+        self
+    }
+
     #[agent]
     async fn by_value(self) -> u32 {
         self.calls
@@ -85,7 +92,8 @@ impl Lookup for Service {
     }
 }
 
-fn main() {
+#[test]
+fn every_async_form_compiles_runs_and_stays_send() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -104,6 +112,26 @@ fn main() {
         service.by_mut().await;
         assert_eq!(assert_send(service.by_ref()).await, 1);
         assert_eq!(service.lookup("k").await.as_deref(), Some("k:1"));
+        service.chained().await.calls -= 10;
         assert_eq!(service.by_value().await, 1);
     });
+}
+
+/// The async body is checked against the declared return type too: the early `return` and the
+/// tail are both coerced to `Box<dyn Debug + Send>`.
+#[task]
+async fn coerced(flag: bool) -> Box<dyn std::fmt::Debug + Send> {
+    if flag {
+        return Box::new(1u8);
+    }
+    Box::new("x")
+}
+
+#[test]
+fn the_async_body_is_checked_against_the_declared_return_type() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert_eq!(format!("{:?}", runtime.block_on(coerced(true))), "1");
+    assert_eq!(format!("{:?}", runtime.block_on(coerced(false))), "\"x\"");
 }
