@@ -29,6 +29,7 @@ pub mod provider;
 pub mod providers;
 pub mod record;
 pub mod render;
+pub mod skim;
 pub mod sse;
 
 pub use providers::{anthropic, openai};
