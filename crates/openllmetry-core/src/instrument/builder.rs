@@ -124,7 +124,10 @@ impl InstrumentationBuilder {
         self
     }
 
-    /// W3C `traceparent` on outgoing requests (default on).
+    /// Trace context on outgoing requests (default on): the headers the global text-map
+    /// propagator writes for the LLM span, or a W3C `traceparent` when none was configured
+    /// (see [`LlmCall::propagation_headers`](super::LlmCall::propagation_headers)). Off, no
+    /// header is added.
     pub fn with_trace_context_propagation(mut self, on: bool) -> Self {
         self.propagate = on;
         self

@@ -1,8 +1,9 @@
 //! Trace context: the parent of an LLM span, and the propagation of the LLM span to the
 //! provider in the outgoing request's headers.
 
-use opentelemetry::Context;
-use opentelemetry::trace::{Span as _, TraceContextExt};
+use opentelemetry::propagation::Injector;
+use opentelemetry::trace::{Span as _, SpanContext, TraceContextExt};
+use opentelemetry::{Context, global};
 
 use super::{Inner, LlmCall};
 
@@ -26,10 +27,26 @@ impl LlmCall {
         }
     }
 
-    /// Headers to add to the outgoing request: a W3C `traceparent` whose span id is this
-    /// call's span (and `tracestate` when not empty). Empty when propagation is off or the
-    /// span context is invalid (e.g. no SDK installed).
-    pub fn propagation_headers(&self) -> Vec<(&'static str, String)> {
+    /// Headers to add to the outgoing request, so the provider (or the next hop) continues
+    /// the trace under this call's span.
+    ///
+    /// They are what the process-wide text-map propagator
+    /// ([`opentelemetry::global::set_text_map_propagator`]; the SDK's `init` installs one)
+    /// writes for a context whose span is this call's span, so a configured propagator is
+    /// honoured: W3C `traceparent`/`tracestate`, `baggage`, B3 or any other. The rest of that
+    /// context (baggage, for instance) is [`Context::current`] at the time of the call
+    /// (adapters call this right after [`Instrumentation::start`](super::Instrumentation::start),
+    /// in the caller's context). Header names are lowercase; a header the propagator writes
+    /// with an empty value (the W3C propagator's `tracestate` when there is none) is left out.
+    ///
+    /// When no propagator was configured (the global one is the default no-op propagator,
+    /// which writes nothing: it has no fields), a W3C `traceparent` is written as before (and
+    /// `tracestate` when not empty).
+    ///
+    /// Empty when propagation is off
+    /// ([`with_trace_context_propagation`](super::InstrumentationBuilder::with_trace_context_propagation))
+    /// or the span context is invalid (e.g. no SDK installed).
+    pub fn propagation_headers(&self) -> Vec<(String, String)> {
         let Some(s) = &self.state else {
             return Vec::new();
         };
@@ -37,19 +54,49 @@ impl LlmCall {
         if !s.inner.propagate || !sc.is_valid() {
             return Vec::new();
         }
-        let mut out = vec![(
-            "traceparent",
-            format!(
-                "00-{}-{}-{:02x}",
-                sc.trace_id(),
-                sc.span_id(),
-                sc.trace_flags().to_u8()
-            ),
-        )];
-        let ts = sc.trace_state().header();
-        if !ts.is_empty() {
-            out.push(("tracestate", ts));
+        let mut headers = Headers(Vec::new());
+        let configured = global::get_text_map_propagator(|p| {
+            if p.fields().next().is_none() {
+                // The default no-op propagator: nothing was configured.
+                return false;
+            }
+            p.inject_context(&self.context(), &mut headers);
+            true
+        });
+        if !configured {
+            w3c_trace_context(sc, &mut headers);
         }
-        out
+        headers.0
     }
+}
+
+/// The headers a propagator writes, in order; a later write of the same name replaces the
+/// earlier one (a propagator's carrier is a map).
+struct Headers(Vec<(String, String)>);
+
+impl Injector for Headers {
+    fn set(&mut self, key: &str, value: String) {
+        if value.is_empty() {
+            return;
+        }
+        let key = key.to_ascii_lowercase();
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+}
+
+/// W3C trace context of `sc`: `traceparent`, and `tracestate` when not empty.
+fn w3c_trace_context(sc: &SpanContext, headers: &mut Headers) {
+    headers.set(
+        "traceparent",
+        format!(
+            "00-{}-{}-{:02x}",
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags().to_u8()
+        ),
+    );
+    headers.set("tracestate", sc.trace_state().header());
 }

@@ -6,7 +6,8 @@
 //! 1. [`Instrumentation::start`] with the method, URL and request body: detects the provider,
 //!    parses the request, starts the CLIENT span, and hands back an [`LlmCall`] (or `None`
 //!    for anything that is not an instrumented LLM call).
-//! 2. [`LlmCall::propagation_headers`] to add `traceparent` to the outgoing request, then
+//! 2. [`LlmCall::propagation_headers`] to add the trace context (what the global propagator
+//!    writes, else a W3C `traceparent`) to the outgoing request, then
 //!    [`LlmCall::on_response`] with the status and headers (or [`LlmCall::on_transport_error`]).
 //! 3. [`ResponseObserver::on_data`] with every body chunk as it passes to the caller,
 //!    then [`ResponseObserver::on_end`] / [`ResponseObserver::on_error`]. Dropping the
