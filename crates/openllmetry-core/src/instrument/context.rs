@@ -100,3 +100,24 @@ fn w3c_trace_context(sc: &SpanContext, headers: &mut Headers) {
     );
     headers.set("tracestate", sc.trace_state().header());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_lowercase_last_write_wins_and_empty_values_are_left_out() {
+        let mut h = Headers(Vec::new());
+        h.set("TraceParent", "a".to_owned());
+        h.set("tracestate", String::new());
+        h.set("baggage", "k=v".to_owned());
+        h.set("traceparent", "b".to_owned());
+        assert_eq!(
+            h.0,
+            vec![
+                ("traceparent".to_owned(), "b".to_owned()),
+                ("baggage".to_owned(), "k=v".to_owned()),
+            ]
+        );
+    }
+}
