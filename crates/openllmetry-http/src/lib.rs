@@ -91,12 +91,16 @@ fn observe_head(
     openllmetry_core::instrument::guard(move || call.on_response(status.as_u16(), ct, ce))
 }
 
-/// Adds the call's propagation headers to `headers` (overwriting an existing `traceparent`,
-/// since the LLM span is the outgoing request's parent).
+/// Adds the call's propagation headers to `headers` (overwriting an existing `traceparent`
+/// or other header of the same name, since the LLM span is the outgoing request's parent). A
+/// name or value that is not a valid header is skipped.
 fn inject(call: &openllmetry_core::LlmCall, headers: &mut http::HeaderMap) {
     for (name, value) in call.propagation_headers() {
-        if let Ok(v) = http::HeaderValue::from_str(&value) {
-            headers.insert(name, v);
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            headers.insert(n, v);
         }
     }
 }

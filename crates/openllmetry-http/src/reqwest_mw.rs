@@ -9,7 +9,9 @@ use crate::{Source, inject, reqwest_error_type, wrap_reqwest_response};
 /// A [`reqwest_middleware::Middleware`] that records every LLM call made through the client.
 ///
 /// Requests that are not instrumented LLM calls (see [`openllmetry_core::detect()`]) pass
-/// through untouched. For LLM calls the middleware adds a W3C `traceparent` (unless
+/// through untouched. For LLM calls the middleware adds the LLM span's trace context (what the
+/// global text-map propagator writes, else a W3C `traceparent`; see
+/// [`LlmCall::propagation_headers`](openllmetry_core::LlmCall::propagation_headers); none when
 /// propagation is off), and wraps the response body so it is observed chunk by chunk while
 /// the caller reads it.
 #[derive(Debug, Clone, Default)]

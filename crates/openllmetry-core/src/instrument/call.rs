@@ -1,0 +1,213 @@
+//! [`LlmCall`]: one LLM call in flight, and the end of its span.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use openllmetry_semconv::attr;
+use opentelemetry::KeyValue;
+use opentelemetry::global::BoxedSpan;
+use opentelemetry::trace::{Span as _, Status};
+
+use super::Inner;
+use super::metrics::{self, MAX_METRIC_MODEL_BYTES};
+use super::observer::ResponseObserver;
+use crate::budget::Reservation;
+use crate::detect::Target;
+use crate::fault::{Fault, FaultKind};
+use crate::record::{RequestRecord, ResponseRecord};
+use crate::render::{self, Content, Flavour};
+
+/// What the recorder keeps of a call from its start to the end of its span.
+pub(super) struct CallState {
+    pub(super) inner: Arc<Inner>,
+    pub(super) span: BoxedSpan,
+    pub(super) target: Target,
+    pub(super) request: RequestRecord,
+    pub(super) start: Instant,
+    pub(super) faults: Vec<FaultKind>,
+    pub(super) first_chunk: Option<Instant>,
+    pub(super) last_chunk: Option<Instant>,
+    /// Metric attributes of the per-chunk histograms, built once per stream.
+    pub(super) chunk_metric_attrs: Option<Vec<KeyValue>>,
+    /// An observation bound was reached: the recorded response is partial.
+    pub(super) truncated: bool,
+    /// The observation budget held for the parsed request; returned when the call ends.
+    pub(super) _reservation: Option<Reservation>,
+}
+
+/// How an observed call ended.
+pub(super) enum Outcome<'a> {
+    Complete,
+    /// The body stopped before the response was complete (dropped or cut).
+    Incomplete,
+    /// The transport failed (connection error, stream error) with this `error.type`.
+    Error(&'a str),
+}
+
+/// An LLM call in flight (request sent, no response yet). Dropping it without a response
+/// ends the span as cancelled.
+pub struct LlmCall {
+    pub(super) state: Option<CallState>,
+}
+
+impl fmt::Debug for LlmCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LlmCall")
+            .field("target", &self.state.as_ref().map(|s| &s.target))
+            .finish_non_exhaustive()
+    }
+}
+
+impl LlmCall {
+    /// The detected target.
+    pub fn target(&self) -> Option<&Target> {
+        self.state.as_ref().map(|s| &s.target)
+    }
+
+    /// The parsed request.
+    pub fn request(&self) -> Option<&RequestRecord> {
+        self.state.as_ref().map(|s| &s.request)
+    }
+
+    /// The response head arrived. `content_type` and `content_encoding` are the response's
+    /// header values. Returns the observer to feed the body to.
+    pub fn on_response(
+        mut self,
+        status: u16,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+    ) -> ResponseObserver {
+        match self.state.take() {
+            Some(state) => ResponseObserver::new(state, status, content_type, content_encoding),
+            None => ResponseObserver::inert(),
+        }
+    }
+
+    /// The request failed before any response (connect error, timeout). Ends the span with
+    /// status ERROR and `error.type` = `error_type`.
+    pub fn on_transport_error(mut self, error_type: &str) {
+        if let Some(state) = self.state.take() {
+            finish(state, 0, None, Outcome::Error(error_type));
+        }
+    }
+}
+
+impl Drop for LlmCall {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            finish(state, 0, None, Outcome::Error("cancelled"));
+        }
+    }
+}
+
+/// Ends the call's span once: response attributes, metrics, content (after the redaction
+/// hook), log events, status, then the faults to the fault hook.
+pub(super) fn finish(
+    mut state: CallState,
+    status: u16,
+    mut response: Option<ResponseRecord>,
+    outcome: Outcome<'_>,
+) {
+    let inner = state.inner.clone();
+    let mut attrs = Vec::with_capacity(24);
+    if let Some(r) = &response {
+        render::response_attributes(inner.flavour, r, &mut attrs);
+    }
+    if let (Some(first), true) = (state.first_chunk, state.request.stream) {
+        attrs.push(KeyValue::new(
+            attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+            first.duration_since(state.start).as_secs_f64(),
+        ));
+    }
+    if matches!(outcome, Outcome::Incomplete) {
+        attrs.push(KeyValue::new(attr::OPENLLMETRY_RESPONSE_INCOMPLETE, true));
+    }
+    if state.truncated {
+        attrs.push(KeyValue::new(attr::OPENLLMETRY_RESPONSE_TRUNCATED, true));
+    }
+    // Model names cut for the metric attributes: marked and counted.
+    let long_model = |m: Option<&str>| m.is_some_and(|m| m.len() > MAX_METRIC_MODEL_BYTES);
+    if inner.instruments.is_some()
+        && (long_model(state.request.model.as_deref())
+            || long_model(response.as_ref().and_then(|r| r.model.as_deref())))
+    {
+        state.faults.push(FaultKind::ValueTruncated);
+        attrs.push(KeyValue::new(
+            attr::OPENLLMETRY_METRIC_MODEL_TRUNCATED,
+            true,
+        ));
+    }
+    // Errors: transport, provider error body, HTTP status (owned: errors are rare, and the
+    // response is taken apart below).
+    let error_type: Option<String> =
+        match (&outcome, response.as_ref().and_then(|r| r.error.as_ref())) {
+            (Outcome::Error(e), _) => Some((*e).to_owned()),
+            (_, Some(pe)) => Some(pe.error_type.clone()),
+            _ if status >= 400 => Some(status.to_string()),
+            _ => None,
+        };
+    if let Some(e) = &error_type {
+        attrs.push(KeyValue::new(attr::ERROR_TYPE, e.clone()));
+    }
+
+    // Metrics, from the response as the provider sent it (before any redaction).
+    if let Some(m) = &inner.instruments {
+        metrics::record_end(m, &state, response.as_ref(), error_type.as_deref());
+    }
+
+    // Content: built only when capture is on (moved out of the records, not copied),
+    // redacted in one place, then rendered.
+    let content = if inner.capture_content {
+        let mut c = Content {
+            system_instructions: std::mem::take(&mut state.request.system_instructions),
+            input_messages: std::mem::take(&mut state.request.input_messages),
+            tool_definitions: std::mem::take(&mut state.request.tool_definitions),
+            output_messages: response
+                .as_mut()
+                .map(|r| std::mem::take(&mut r.output_messages))
+                .unwrap_or_default(),
+        };
+        if let Some(hook) = &inner.redact {
+            hook(&state.target, &mut c);
+        }
+        Some(c)
+    } else {
+        None
+    };
+    match (inner.flavour, &content) {
+        (Flavour::Current, Some(c)) => {
+            render::current_content_attributes_for(state.target.format, c, &mut attrs)
+        }
+        (Flavour::Legacy, Some(c)) => {
+            render::legacy_content_attributes_for(state.target.format, c, &mut attrs)
+        }
+        _ => {}
+    }
+    state.span.set_attributes(attrs);
+    if inner.flavour == Flavour::Events
+        && let Some(emitter) = &inner.events
+    {
+        let events = render::events(content.as_ref(), &state.request, response.as_ref());
+        for e in &events {
+            emitter.emit(e, state.target.provider_name, &state.span);
+        }
+    }
+    if let Some(e) = error_type {
+        state.span.set_status(Status::error(e));
+    }
+    state.span.end();
+
+    // Faults, once per kind per call.
+    if let Some(hook) = &inner.fault_hook {
+        state.faults.sort_unstable();
+        state.faults.dedup();
+        for kind in &state.faults {
+            hook(&Fault {
+                provider: state.target.format,
+                operation: state.target.operation,
+                kind: *kind,
+            });
+        }
+    }
+}
