@@ -18,6 +18,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use futures_util::Stream;
 use openllmetry_core::budget::{ObservationBudget, Reservation};
+use openllmetry_core::skim::LateSkim;
 use openllmetry_http::{OpenLlmLayer, OpenLlmService};
 use opentelemetry::propagation::Extractor;
 use tokio::net::TcpListener;
@@ -398,7 +399,8 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
         upstream.headers_mut().append(name.clone(), value.clone());
     }
     let bedrock = path.starts_with("/bedrock/");
-    let (observed, reservation) = match body {
+    // `skim`: `None` when the body is buffered (shown to the instrumentation whole).
+    let (skim, reservation) = match body {
         RequestBody::Buffered(bytes, mut r) => {
             // Half of it is for the parsed request: handed to the instrumentation, which
             // reserves that itself when it parses the body just below.
@@ -410,9 +412,9 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
                 return refusal;
             }
             *upstream.body_mut() = Some(reqwest::Body::from(bytes));
-            (true, Some(r))
+            (None, Some(r))
         }
-        RequestBody::Streamed(_) if bedrock => {
+        RequestBody::Streamed(..) if bedrock => {
             // SigV4 signs a hash of the whole body, which a streamed body does not give.
             tracing::warn!(method = %parts.method, path = %path, status = 503, "refused: observation budget spent, a Bedrock request cannot be re-signed without buffering it");
             return error_response(
@@ -421,7 +423,7 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
                 "the gateway's memory budget for request bodies is spent and a Bedrock request must be buffered to be re-signed; retry shortly",
             );
         }
-        RequestBody::Streamed(b) => {
+        RequestBody::Streamed(b, skim) => {
             // Same framing as the client's: its declared length, if it had one.
             if let Some(len) = parts.headers.get(header::CONTENT_LENGTH) {
                 upstream
@@ -429,7 +431,7 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
                     .insert(header::CONTENT_LENGTH, len.clone());
             }
             *upstream.body_mut() = Some(b);
-            (false, None)
+            (Some(skim), None)
         }
     };
 
@@ -447,10 +449,9 @@ async fn proxy(State(state): State<Arc<AppState>>, req: Request) -> Response {
     }
     let fut = {
         let _guard = parent.attach();
-        if observed {
-            service.call(upstream)
-        } else {
-            service.call_body_skipped(upstream)
+        match skim {
+            None => service.call(upstream),
+            Some(skim) => service.call_body_skipped(upstream, skim),
         }
     };
     // Past the drain timeout, a request still waiting for its upstream is cut (its span
@@ -670,8 +671,9 @@ enum RequestBody {
     /// upstream has answered): it is shown to the instrumentation.
     Buffered(Bytes, Reservation),
     /// Past the observation budget: streamed to the upstream as it arrives, without a copy
-    /// (same limits: size, idle timeout); the instrumentation does not parse it.
-    Streamed(reqwest::Body),
+    /// (same limits: size, idle timeout); the instrumentation gets a bounded skim of it
+    /// (its small top-level members: model, parameters) once it has passed.
+    Streamed(reqwest::Body, LateSkim),
 }
 
 /// Reads the request body: at most `body_limit_bytes`, with no pause longer than
@@ -699,7 +701,8 @@ async fn read_body(
     if let Some(n) = declared
         && !reservation.grow((n as usize).saturating_mul(2))
     {
-        return Ok(RequestBody::Streamed(streamed(Vec::new(), stream, config)));
+        let (body, skim) = streamed(Vec::new(), stream, config);
+        return Ok(RequestBody::Streamed(body, skim));
     }
     let mut buf = bytes::BytesMut::new();
     loop {
@@ -714,7 +717,8 @@ async fn read_body(
                 }
                 if declared.is_none() && !reservation.grow(chunk.len().saturating_mul(2)) {
                     let read = vec![buf.freeze(), chunk];
-                    return Ok(RequestBody::Streamed(streamed(read, stream, config)));
+                    let (body, skim) = streamed(read, stream, config);
+                    return Ok(RequestBody::Streamed(body, skim));
                 }
                 buf.extend_from_slice(&chunk);
             }
@@ -724,18 +728,24 @@ async fn read_body(
 }
 
 /// `read` then the rest of `stream`, as a streamed upstream body with the same size limit
-/// and idle timeout as a buffered one (a violation fails the upstream request).
+/// and idle timeout as a buffered one (a violation fails the upstream request). The bytes are
+/// skimmed on their way ([`openllmetry_core::skim`]: bounded memory, one look per byte) for
+/// the call's request attributes.
 fn streamed(
     read: Vec<Bytes>,
     stream: axum::body::BodyDataStream,
     config: &GatewayConfig,
-) -> reqwest::Body {
+) -> (reqwest::Body, LateSkim) {
     use futures_util::StreamExt as _;
     let (limit, idle) = (config.body_limit_bytes, config.body_idle_timeout);
     let seen: usize = read.iter().map(Bytes::len).sum();
+    let skim = LateSkim::new();
+    for chunk in &read {
+        skim.push(chunk);
+    }
     let rest = futures_util::stream::unfold(
-        (stream, seen, false),
-        move |(mut stream, seen, done)| async move {
+        (stream, seen, false, skim.clone()),
+        move |(mut stream, seen, done, skim)| async move {
             if done {
                 return None;
             }
@@ -745,15 +755,16 @@ fn streamed(
                 Ok(Some(Err(e))) => Err(classify_body_error(&e)),
                 Ok(Some(Ok(chunk))) if seen + chunk.len() > limit => Err(BodyError::TooLarge),
                 Ok(Some(Ok(chunk))) => {
+                    skim.push(&chunk);
                     let seen = seen + chunk.len();
-                    return Some((Ok(chunk), (stream, seen, false)));
+                    return Some((Ok(chunk), (stream, seen, false, skim)));
                 }
             };
-            Some((item, (stream, seen, true)))
+            Some((item, (stream, seen, true, skim)))
         },
     );
     let read = futures_util::stream::iter(read.into_iter().map(Ok::<_, BodyError>));
-    reqwest::Body::wrap_stream(read.chain(rest))
+    (reqwest::Body::wrap_stream(read.chain(rest)), skim)
 }
 
 fn classify_body_error(e: &axum::Error) -> BodyError {

@@ -6,6 +6,7 @@ use std::task::{Context, Poll};
 
 use openllmetry_core::Instrumentation;
 use openllmetry_core::instrument::guard;
+use openllmetry_core::skim::LateSkim;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -123,7 +124,7 @@ where
     }
 
     fn call(&mut self, req: reqwest::Request) -> Self::Future {
-        self.call_observing(req, true)
+        self.call_observing(req, None)
     }
 }
 
@@ -136,20 +137,25 @@ where
 {
     /// Like `call`, for a request whose body the caller streams through without keeping a
     /// copy because the observation budget ([`openllmetry_core::budget`]) is spent: the call is
-    /// recorded without request attributes, with an `observation_budget_exceeded` fault and
-    /// the span marked `openllmetry.request.truncated`.
+    /// recorded with an `observation_budget_exceeded` fault and the span marked
+    /// `openllmetry.request.truncated`. Its request attributes come from `skim`, which the
+    /// caller fills while the body passes ([`openllmetry_core::skim`]); if the skim is not
+    /// filled by the time the response head arrives, the span has no request attributes.
     pub fn call_body_skipped(
         &mut self,
         req: reqwest::Request,
+        skim: LateSkim,
     ) -> BoxFuture<reqwest::Response, S::Error> {
-        self.call_observing(req, false)
+        self.call_observing(req, Some(skim))
     }
 
+    /// `skim`: `None` when the body is in `req` (shown), `Some` when it is streamed through.
     fn call_observing(
         &mut self,
         mut req: reqwest::Request,
-        body_shown: bool,
+        skim: Option<LateSkim>,
     ) -> BoxFuture<reqwest::Response, S::Error> {
+        let body_shown = skim.is_none();
         let instrumentation = self.source.get();
         let call = {
             let body = req.body().and_then(|b| b.as_bytes());
@@ -169,7 +175,12 @@ where
             let result = fut.await;
             match (call, result) {
                 (None, r) => r,
-                (Some(call), Ok(resp)) => Ok(wrap_reqwest_response(call, resp)),
+                (Some(mut call), Ok(resp)) => {
+                    if let Some(skim) = skim {
+                        let _ = guard(|| call.set_skimmed_request(skim.get()));
+                    }
+                    Ok(wrap_reqwest_response(call, resp))
+                }
                 (Some(call), Err(e)) => {
                     let error_type = (&e).error_type();
                     let _ = guard(move || call.on_transport_error(error_type));

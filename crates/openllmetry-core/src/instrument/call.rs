@@ -70,6 +70,31 @@ impl LlmCall {
         self.state.as_ref().map(|s| &s.request)
     }
 
+    /// Completes a call started with [`Instrumentation::start_body_skipped`](super::Instrumentation::start_body_skipped)
+    /// from a [skim](crate::skim) of the body the caller streamed through (`None`: the skim did
+    /// not finish, or the body was not a JSON object). The request is parsed without its
+    /// content; the request attributes it yields are added to the span, which stays marked
+    /// `openllmetry.request.truncated`. Attributes already on the span are not repeated.
+    pub fn set_skimmed_request(&mut self, skimmed: Option<Vec<u8>>) {
+        let (Some(state), Some(skimmed)) = (self.state.as_mut(), skimmed) else {
+            return;
+        };
+        let flavour = state.inner.flavour;
+        let mut before = Vec::new();
+        render::request_attributes(flavour, &state.target, &state.request, &mut before);
+        let mut request =
+            super::parse_skimmed_request(&state.target, Some(skimmed), &mut state.faults);
+        if request.model.is_none() {
+            request.model.clone_from(&state.target.model_in_path);
+        }
+        request.stream |= state.target.stream_in_path;
+        let mut after = Vec::new();
+        render::request_attributes(flavour, &state.target, &request, &mut after);
+        after.retain(|kv| !before.iter().any(|b| b.key == kv.key));
+        state.span.set_attributes(after);
+        state.request = request;
+    }
+
     /// The response head arrived. `content_type` and `content_encoding` are the response's
     /// header values. Returns the observer to feed the body to.
     pub fn on_response(

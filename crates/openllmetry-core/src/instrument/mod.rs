@@ -36,7 +36,7 @@ use crate::budget::ObservationBudget;
 use crate::detect::{ApiFormat, Operation, Target, detect};
 use crate::fault::{Fault, FaultKind};
 use crate::provider;
-use crate::record::RequestRecord;
+use crate::record::{RequestRecord, ResponseRecord};
 use crate::render::{self, Content, Flavour};
 
 mod builder;
@@ -211,16 +211,18 @@ impl Instrumentation {
         let mut request_truncated = false;
         let mut request = match body {
             // The parsed request (its content) lives until the span ends: it is taken from
-            // the observation budget; past the budget the body is not parsed.
+            // the observation budget.
             Some(b) => match inner.budget.try_reserve(b.len()) {
                 Some(r) => {
                     reservation = Some(r);
                     provider::parse_request_for(&target, b, &mut faults)
                 }
                 None => {
+                    // Past the budget the body is skimmed (its small top-level members
+                    // only, in bounded memory) and parsed without its content.
                     faults.push(FaultKind::ObservationBudget);
                     request_truncated = true;
-                    RequestRecord::default()
+                    parse_skimmed_request(&target, crate::skim::skim(b), &mut faults)
                 }
             },
             None => RequestRecord::default(),
@@ -298,6 +300,34 @@ pub fn guard<T>(f: impl FnOnce() -> T) -> Option<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
 }
 
+/// The request parsed from a [skim](crate::skim) of its body, without content (the tier of
+/// observation past the observation budget).
+fn parse_skimmed_request(
+    target: &Target,
+    skimmed: Option<Vec<u8>>,
+    faults: &mut Vec<FaultKind>,
+) -> RequestRecord {
+    let Some(skimmed) = skimmed else {
+        return RequestRecord::default();
+    };
+    let mut request = provider::parse_request_for(target, &skimmed, faults);
+    request.input_messages = Vec::new();
+    request.system_instructions = Vec::new();
+    request.tool_definitions = Vec::new();
+    request
+}
+
+/// The response parsed from a [skim](crate::skim) of its body, without content.
+fn parse_skimmed_response(
+    target: &Target,
+    skimmed: Option<Vec<u8>>,
+    faults: &mut Vec<FaultKind>,
+) -> Option<ResponseRecord> {
+    let mut response = provider::parse_response_for(target, &skimmed?, faults);
+    response.output_messages = Vec::new();
+    Some(response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,21 +364,53 @@ mod tests {
 
     pub(super) const CHAT_URL: &str = "https://api.openai.com/v1/chat/completions";
 
+    /// The string value of `key` on `span`, if any (and how many times the key appears).
+    pub(super) fn str_attr(
+        span: &opentelemetry_sdk::trace::SpanData,
+        key: &str,
+    ) -> (Option<String>, usize) {
+        let found: Vec<_> = span
+            .attributes
+            .iter()
+            .filter(|kv| kv.key.as_str() == key)
+            .collect();
+        (
+            found.first().map(|kv| kv.value.as_str().into_owned()),
+            found.len(),
+        )
+    }
+
+    /// Whether any attribute value of `span` contains `needle`.
+    pub(super) fn any_value_contains(
+        span: &opentelemetry_sdk::trace::SpanData,
+        needle: &str,
+    ) -> bool {
+        span.attributes
+            .iter()
+            .any(|kv| kv.value.as_str().contains(needle))
+    }
+
     #[test]
-    fn past_the_observation_budget_the_request_is_not_parsed_and_the_span_is_marked() {
+    fn past_the_observation_budget_the_request_is_skimmed_without_content_and_marked() {
         let budget = ObservationBudget::new(1024);
         let (i, exporter, faults, _p) = recording(budget.clone());
         let small = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#;
         let big = format!(
-            r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":"{}"}}]}}"#,
+            r#"{{"messages":[{{"role":"user","content":"secret {}"}}],"model":"gpt-4o-mini","temperature":0.25}}"#,
             "p".repeat(2048)
         );
         // The small request fits and holds its bytes until the call ends.
         let held = i.start("POST", CHAT_URL, Some(small)).unwrap();
         assert_eq!(budget.used(), small.len());
-        // The big one does not: not parsed, marked, counted; the call still starts.
+        // The big one does not: skimmed (model and parameters, no content), marked, counted;
+        // the call still starts, and the budget is not touched by it.
         let over = i.start("POST", CHAT_URL, Some(big.as_bytes())).unwrap();
-        assert!(over.request().unwrap().model.is_none());
+        assert_eq!(
+            over.request().unwrap().model.as_deref(),
+            Some("gpt-4o-mini")
+        );
+        assert!(over.request().unwrap().input_messages.is_empty());
+        assert_eq!(budget.used(), small.len());
         over.on_response(200, Some("application/json"), None)
             .on_end();
         held.on_response(200, Some("application/json"), None)
@@ -357,7 +419,25 @@ mod tests {
         let spans = exporter.get_finished_spans().unwrap();
         assert_eq!(spans.len(), 2);
         assert!(has_true(&spans[0], attr::OPENLLMETRY_REQUEST_TRUNCATED));
+        assert_eq!(
+            str_attr(&spans[0], "gen_ai.request.model").0.as_deref(),
+            Some("gpt-4o-mini")
+        );
+        assert!(
+            spans[0]
+                .attributes
+                .iter()
+                .any(|kv| kv.key.as_str() == "gen_ai.request.temperature")
+        );
+        assert!(
+            !any_value_contains(&spans[0], "secret"),
+            "no content in the skim tier"
+        );
         assert!(!has_true(&spans[1], attr::OPENLLMETRY_REQUEST_TRUNCATED));
+        assert!(
+            any_value_contains(&spans[1], "hi"),
+            "content capture is on for calls in budget"
+        );
         assert_eq!(*faults.lock().unwrap(), vec![FaultKind::ObservationBudget]);
         // A caller that streams the body through says so: same fault and mark.
         i.start_body_skipped("POST", CHAT_URL, None)
@@ -365,7 +445,45 @@ mod tests {
             .on_transport_error("x");
         let spans = exporter.get_finished_spans().unwrap();
         assert!(has_true(&spans[2], attr::OPENLLMETRY_REQUEST_TRUNCATED));
+        assert_eq!(str_attr(&spans[2], "gen_ai.request.model").1, 0);
         assert_eq!(faults.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_streamed_through_request_gets_its_attributes_from_a_late_skim_once() {
+        let budget = ObservationBudget::new(1024);
+        let (i, exporter, _faults, _p) = recording(budget);
+        let body = format!(
+            r#"{{"messages":[{{"role":"user","content":"secret {}"}}],"model":"gpt-4o","stream":true,"max_tokens":7}}"#,
+            "p".repeat(4096)
+        );
+        let mut call = i.start_body_skipped("POST", CHAT_URL, None).unwrap();
+        let mut skim = crate::skim::Skim::new();
+        for piece in body.as_bytes().chunks(100) {
+            skim.push(piece);
+        }
+        call.set_skimmed_request(skim.finish());
+        assert!(call.request().unwrap().stream);
+        call.on_transport_error("x");
+        let span = &exporter.get_finished_spans().unwrap()[0];
+        assert_eq!(
+            str_attr(span, "gen_ai.request.model"),
+            (Some("gpt-4o".to_string()), 1)
+        );
+        assert_eq!(
+            span.attributes
+                .iter()
+                .filter(|kv| kv.key.as_str() == "gen_ai.request.max_tokens")
+                .count(),
+            1
+        );
+        // Attributes set at the start (operation, provider) are not repeated.
+        for kv in &span.attributes {
+            let n = span.attributes.iter().filter(|o| o.key == kv.key).count();
+            assert_eq!(n, 1, "{} set {n} times", kv.key);
+        }
+        assert!(has_true(span, attr::OPENLLMETRY_REQUEST_TRUNCATED));
+        assert!(!any_value_contains(span, "secret"));
     }
 
     #[test]

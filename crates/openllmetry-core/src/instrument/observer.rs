@@ -11,12 +11,14 @@ use opentelemetry::trace::Span as _;
 
 use super::call::{CallState, Outcome, finish};
 use super::metrics::note_chunks;
+use super::parse_skimmed_response;
 use crate::budget::Reservation;
 use crate::detect::{ApiFormat, Operation};
 use crate::fault::FaultKind;
 use crate::ndjson::NdjsonParser;
 use crate::provider::{self, StreamAccumulator};
 use crate::providers::gemini::JsonArraySplitter;
+use crate::skim::Skim;
 use crate::sse::{SseEvent, SseParser};
 
 /// Compressed bytes inflated per step (deflate expands at most ~1032x, so one step yields at
@@ -61,6 +63,11 @@ impl Framing {
 
 enum Mode {
     Buffer(Vec<u8>),
+    /// A non-streamed body too large to keep (body cap or observation budget): skimmed.
+    Skim(Box<Skim>),
+    /// A skim that gets no more input (the decoder failed or hit its cap): what it kept is
+    /// still parsed at the end.
+    Skimmed(Box<Skim>),
     Stream {
         parser: Framing,
         acc: Box<StreamAccumulator>,
@@ -72,6 +79,20 @@ enum Mode {
         done: bool,
     },
     Ignore,
+}
+
+impl Mode {
+    /// No more input is observed: a skim keeps what it has, anything else is dropped.
+    fn close(&mut self) {
+        *self = match std::mem::replace(self, Mode::Ignore) {
+            Mode::Skim(skim) | Mode::Skimmed(skim) => Mode::Skimmed(skim),
+            _ => Mode::Ignore,
+        };
+    }
+
+    fn is_closed(&self) -> bool {
+        matches!(self, Mode::Ignore | Mode::Skimmed(_))
+    }
 }
 
 /// Observes a response body as it passes to the caller. See the [module docs](super).
@@ -198,7 +219,7 @@ impl ResponseObserver {
     /// output observed before the next, so memory stays bounded whatever the ratio; once an
     /// observation bound is reached nothing more is inflated.
     pub fn on_data(&mut self, chunk: &[u8]) {
-        if self.state.is_none() || chunk.is_empty() || matches!(self.mode, Mode::Ignore) {
+        if self.state.is_none() || chunk.is_empty() || self.mode.is_closed() {
             return;
         }
         let mut decoder = self.decoder.take();
@@ -230,19 +251,19 @@ impl ResponseObserver {
                     };
                     if !ok {
                         state.faults.push(FaultKind::DecodeFailed);
-                        self.mode = Mode::Ignore;
+                        self.mode.close();
                         return;
                     }
                     self.inflated = self.inflated.saturating_add(scratch.len());
                     if self.inflated > state.inner.max_inflated_bytes {
                         state.faults.push(FaultKind::InflatedTooLarge);
                         state.truncated = true;
-                        self.mode = Mode::Ignore;
+                        self.mode.close();
                         // The decoder is dropped: the rest passes through uninflated.
                         return;
                     }
                     self.observe(&scratch);
-                    if self.state.is_none() || matches!(self.mode, Mode::Ignore) {
+                    if self.state.is_none() || self.mode.is_closed() {
                         return;
                     }
                 }
@@ -264,17 +285,35 @@ impl ResponseObserver {
             return;
         };
         match &mut self.mode {
-            Mode::Ignore => {}
+            Mode::Ignore | Mode::Skimmed(_) => {}
+            Mode::Skim(skim) => skim.push(data),
             Mode::Buffer(buf) => {
-                if buf.len() + data.len() > state.inner.max_body_bytes {
+                let fault = if buf.len() + data.len() > state.inner.max_body_bytes {
+                    Some(FaultKind::BodyTooLarge)
+                } else if !self.reservation.as_mut().is_none_or(|r| r.grow(data.len())) {
+                    // The process-wide observation budget is spent.
+                    Some(FaultKind::ObservationBudget)
+                } else {
+                    None
+                };
+                // Only a decoder's output counts as inflated: non-zero means compressed.
+                let compressed = self.inflated > 0;
+                if fault == Some(FaultKind::BodyTooLarge) && compressed {
+                    // A compressed body past the body cap is no longer inflated at all (a
+                    // decompression bomb costs at most the cap).
                     state.faults.push(FaultKind::BodyTooLarge);
                     state.truncated = true;
                     self.mode = Mode::Ignore;
-                } else if !self.reservation.as_mut().is_none_or(|r| r.grow(data.len())) {
-                    // The process-wide observation budget is spent: stop keeping this body.
-                    state.faults.push(FaultKind::ObservationBudget);
+                    self.reservation = None;
+                } else if let Some(fault) = fault {
+                    // Too large to keep, or no budget to keep it: skimmed from here on (what
+                    // was kept so far, then the rest as it passes), and the copy released.
+                    state.faults.push(fault);
                     state.truncated = true;
-                    self.mode = Mode::Ignore;
+                    let mut skim = Box::new(Skim::new());
+                    skim.push(buf);
+                    skim.push(data);
+                    self.mode = Mode::Skim(skim);
                     self.reservation = None;
                 } else {
                     buf.extend_from_slice(data);
@@ -432,6 +471,12 @@ impl ResponseObserver {
                     ))
                 }
             }
+            Mode::Skim(mut skim) | Mode::Skimmed(mut skim) => {
+                if let Some(t) = tail {
+                    skim.push(&t);
+                }
+                parse_skimmed_response(&state.target, skim.finish(), &mut state.faults)
+            }
             Mode::Stream { acc, .. } => Some(acc.finish()),
             Mode::EventStream { acc, .. } => Some(acc.finish()),
         };
@@ -462,7 +507,7 @@ mod tests {
 
     use super::*;
     use crate::budget::ObservationBudget;
-    use crate::instrument::tests::{CHAT_URL, has_true, recording};
+    use crate::instrument::tests::{CHAT_URL, any_value_contains, has_true, recording, str_attr};
     use crate::instrument::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLATED_BYTES, Instrumentation};
 
     /// A gzip member holding `mib` MiB of zeros, built without compressing them all: after a
@@ -512,6 +557,90 @@ mod tests {
         assert!(has_true(&spans[0], attr::OPENLLMETRY_RESPONSE_TRUNCATED));
         assert_eq!(*faults.lock().unwrap(), vec![FaultKind::ObservationBudget]);
     }
+    /// A chat completion whose `choices` are `content_len` bytes of completion text.
+    fn chat_response(content_len: usize) -> String {
+        format!(
+            r#"{{"id":"chatcmpl-9","object":"chat.completion","model":"gpt-4o-2024-08-06","choices":[{{"index":0,"message":{{"role":"assistant","content":"secret {}"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":11,"completion_tokens":22,"total_tokens":33}}}}"#,
+            "c".repeat(content_len)
+        )
+    }
+
+    #[test]
+    fn past_the_observation_budget_a_response_is_skimmed_for_its_usage() {
+        let budget = ObservationBudget::new(4096);
+        let (i, exporter, faults, _p) = recording(budget.clone());
+        let call = i.start("POST", CHAT_URL, Some(b"{}")).unwrap();
+        let mut obs = call.on_response(200, Some("application/json"), None);
+        for piece in chat_response(20_000).as_bytes().chunks(1000) {
+            obs.on_data(piece);
+            assert!(budget.used() <= 4096);
+        }
+        obs.on_end();
+        assert_eq!(budget.used(), 0);
+        let span = &exporter.get_finished_spans().unwrap()[0];
+        assert!(has_true(span, attr::OPENLLMETRY_RESPONSE_TRUNCATED));
+        assert_eq!(
+            str_attr(span, "gen_ai.response.id").0.as_deref(),
+            Some("chatcmpl-9")
+        );
+        let tokens = |key: &str| {
+            span.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == key)
+                .map(|kv| kv.value.clone())
+        };
+        assert_eq!(
+            tokens("gen_ai.usage.input_tokens"),
+            Some(opentelemetry::Value::I64(11))
+        );
+        assert_eq!(
+            tokens("gen_ai.usage.output_tokens"),
+            Some(opentelemetry::Value::I64(22))
+        );
+        assert!(
+            !any_value_contains(span, "secret"),
+            "no completion text in the skim tier"
+        );
+        assert_eq!(*faults.lock().unwrap(), vec![FaultKind::ObservationBudget]);
+    }
+
+    #[test]
+    fn an_uncompressed_response_over_the_body_cap_is_skimmed_a_compressed_one_is_dropped() {
+        let body = chat_response(8 * 1024);
+        for compressed in [false, true] {
+            let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+            let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                .with_simple_exporter(exporter.clone())
+                .build();
+            let i = Instrumentation::builder()
+                .with_tracer_provider(&provider)
+                .with_max_body_bytes(1024)
+                .build();
+            let call = i.start("POST", CHAT_URL, Some(b"{}")).unwrap();
+            let bytes = if compressed {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(body.as_bytes()).unwrap();
+                e.finish().unwrap()
+            } else {
+                body.clone().into_bytes()
+            };
+            let encoding = compressed.then_some("gzip");
+            let mut obs = call.on_response(200, Some("application/json"), encoding);
+            for piece in bytes.chunks(512) {
+                obs.on_data(piece);
+            }
+            obs.on_end();
+            let span = &exporter.get_finished_spans().unwrap()[0];
+            assert!(has_true(span, attr::OPENLLMETRY_RESPONSE_TRUNCATED));
+            let input_tokens = span
+                .attributes
+                .iter()
+                .any(|kv| kv.key.as_str() == "gen_ai.usage.input_tokens");
+            assert_eq!(input_tokens, !compressed, "compressed: {compressed}");
+            assert!(!any_value_contains(span, "secret"));
+        }
+    }
+
     #[test]
     fn gzip_bomb_is_inflated_only_up_to_the_budget() {
         // 5 GiB of zeros in a few MB of gzip (issue 10, item 5), streamed and not.
