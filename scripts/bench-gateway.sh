@@ -12,7 +12,9 @@
 # Environment: BENCH_DURATION (seconds per measurement, default 10), BENCH_CONNECTIONS (default
 # 16), BENCH_THREADS (wrk threads, default 2), BENCH_WARMUP (seconds, default 2),
 # BENCH_GATEWAY_ENV (extra environment for the gateway, e.g.
-# "TRACELOOP_BLOCK_INSTRUMENTS=openai" to measure the proxy without the instrumentation).
+# "TRACELOOP_BLOCK_INSTRUMENTS=openai" to measure the proxy without the instrumentation),
+# BENCH_PERF=1 (also record the gateway with `perf record -g` during its measurement and print
+# the top functions by self time, for each call type).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -211,9 +213,21 @@ NGINX
     esac
     measure "$url" "$body" "$WARMUP" >/dev/null
     local t0 t1 r
+    local perf=""
+    if [ -n "${BENCH_PERF:-}" ] && [ "$name" = gateway ]; then
+      perf record -F 499 -g -p "$gateway" -o "$TMP/perf.$label.data" -- sleep "$DURATION" \
+        >/dev/null 2>&1 &
+      perf=$!
+    fi
     t0=$(cpu_ticks "${pids[@]}")
     r=$(measure "$url" "$body" "$DURATION")
     t1=$(cpu_ticks "${pids[@]}")
+    if [ -n "$perf" ]; then
+      wait "$perf" || true
+      echo "  $label / gateway: perf, top functions by self time:" >&2
+      perf report -i "$TMP/perf.$label.data" --no-children --stdio --sort symbol \
+        --percent-limit 0.7 2>/dev/null | grep -E '^ +[0-9]' | head -40 >&2 || true
+    fi
     # proxy CPU per request, in microseconds
     local rps cpu_us
     rps=$(echo "$r" | cut -d' ' -f1)
