@@ -17,7 +17,10 @@
 //! * All failures are collected and reported together, each naming the recording, the
 //!   interaction, the flavour and the content mode.
 //!
-//! `CORPUS_ROWS=<substring>` runs only the matching rows (the completeness check still runs).
+//! Environment (for maintainers): `CORPUS_ROWS=<substring>` runs only the matching rows;
+//! `CORPUS_PRINT_FAILURES=1` prints every row's failures, expected ones included, with a
+//! `<recording>\t<keys>` line per row (what a new row's gap column would list);
+//! `CORPUS_TIMING=1` prints each row's time.
 
 #[path = "corpus/oracle.rs"]
 mod oracle;

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use openllmetry_testkit::cassette::{Cassette, Interaction};
 use openllmetry_testkit::flat::{AttrValue, ReceivedLog, ReceivedSpan, StatusCode};
@@ -1171,9 +1171,4 @@ pub fn describe(recording: &str, failures: &[(String, String)]) -> String {
         let _ = writeln!(s, "  {recording} [{key}]: {msg}");
     }
     s
-}
-
-/// `Path` helper for messages.
-pub fn display(p: &Path) -> String {
-    p.display().to_string()
 }
