@@ -112,16 +112,15 @@ struct Played {
 }
 
 /// Replays every interaction of a recording once, through the middleware with `flavour` and
-/// `content`; returns what each produced and the run's whole exported text.
+/// `content`, to `server` (which holds one copy of the recording per variant, in order);
+/// returns what each produced and the metric point attributes the run exported.
 async fn play(
     http: &reqwest::Client,
+    server: &ReplayServer,
     interactions: &[Interaction],
     flavour: Flavour,
     content: bool,
 ) -> Result<(Vec<Played>, String), String> {
-    let server = ReplayServer::builder(interactions.to_vec())
-        .spawn()
-        .map_err(|e| format!("replay server: {e}"))?;
     let capture = Capture::with_resource(opentelemetry_sdk::Resource::builder_empty().build());
     let instr = Instrumentation::builder()
         .with_tracer_provider(capture.tracer_provider())
@@ -181,12 +180,6 @@ async fn play(
         spans_seen = spans.len();
         logs_seen = logs.len();
     }
-    if server.unmatched() > 0 {
-        return Err(format!(
-            "the replay server saw {} unmatched request(s)",
-            server.unmatched()
-        ));
-    }
     // Metric point attributes (names and descriptions are not exported content).
     let mut exported = String::new();
     for name in capture.metric_names() {
@@ -201,7 +194,6 @@ async fn play(
     }
     drop(client);
     drop(capture);
-    drop(server);
     Ok((played, exported))
 }
 
@@ -245,16 +237,30 @@ async fn run_row_inner(http: &reqwest::Client, row: Row) -> (Row, Vec<(String, S
             })
         })
         .collect();
+    // One replay server per row: the recording once per variant, in order (vcrpy matching
+    // plays the first unplayed interaction with the same method, path and query).
+    let copies: Vec<Interaction> = VARIANTS
+        .iter()
+        .flat_map(|_| cassette.interactions.iter().cloned())
+        .collect();
+    let server = match ReplayServer::builder(copies).spawn() {
+        Ok(s) => s,
+        Err(e) => {
+            failures.push(("*/*/replay".to_string(), format!("replay server: {e}")));
+            return (row, failures);
+        }
+    };
     for (flavour, names, content) in VARIANTS {
         let mode = if content { "on" } else { "off" };
         let prefix = format!("{}/{mode}", flavour.as_str());
-        let (played, exported) = match play(http, &cassette.interactions, flavour, content).await {
-            Ok(p) => p,
-            Err(e) => {
-                failures.push((format!("{prefix}/replay"), e));
-                continue;
-            }
-        };
+        let (played, exported) =
+            match play(http, &server, &cassette.interactions, flavour, content).await {
+                Ok(p) => p,
+                Err(e) => {
+                    failures.push((format!("{prefix}/replay"), e));
+                    continue;
+                }
+            };
         for (i, ((it, p), f)) in cassette
             .interactions
             .iter()
@@ -297,6 +303,15 @@ async fn run_row_inner(http: &reqwest::Client, row: Row) -> (Row, Vec<(String, S
                 }
             }
         }
+    }
+    if server.unmatched() > 0 {
+        failures.push((
+            "*/*/replay".to_string(),
+            format!(
+                "the replay server saw {} unmatched request(s)",
+                server.unmatched()
+            ),
+        ));
     }
     (row, failures)
 }

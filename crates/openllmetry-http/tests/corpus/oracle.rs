@@ -1060,7 +1060,9 @@ pub fn check(
         for l in logs {
             carriers.extend(log_strings(l));
         }
-        if content && logs.is_empty() {
+        // Upstream emits the records with content off too, with `content` and `arguments`
+        // removed.
+        if logs.is_empty() {
             fail(&mut out, "events", "no log record".into());
         }
         for l in logs {
