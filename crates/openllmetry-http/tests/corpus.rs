@@ -88,8 +88,8 @@ impl reqwest::dns::Resolve for Loopback {
 }
 
 /// One HTTP client for every run (building one loads the TLS roots: tens of milliseconds):
-/// no proxy, no decompression (the bytes are compared), no idle connections kept (each
-/// run's replay server is a new one).
+/// no proxy, no redirects (nothing may leave loopback), no decompression (the bytes are
+/// compared), no idle connections kept (each row's replay server is a new one).
 fn loopback_client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
@@ -98,6 +98,7 @@ fn loopback_client() -> reqwest::Client {
         .no_deflate()
         .no_zstd()
         .pool_max_idle_per_host(0)
+        .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(Loopback))
         .build()
         .expect("client builds")
@@ -314,6 +315,36 @@ async fn run_row_inner(http: &reqwest::Client, row: Row) -> (Row, Vec<(String, S
         ));
     }
     (row, failures)
+}
+
+#[test]
+fn gap_patterns_and_rows_parse() {
+    assert!(oracle::gap_matches("usage.input", "legacy/off/usage.input"));
+    assert!(oracle::gap_matches(
+        "events/*/content.input",
+        "events/on/content.input"
+    ));
+    assert!(oracle::gap_matches("*/*/span", "current/on/span"));
+    assert!(!oracle::gap_matches(
+        "events/*/content.input",
+        "current/on/content.input"
+    ));
+    assert!(!oracle::gap_matches(
+        "events/on/content.input",
+        "events/off/content.input"
+    ));
+    assert!(!oracle::gap_matches(
+        "usage.input",
+        "current/on/usage.input_tokens"
+    ));
+    let rows = oracle::parse_rows(
+        "# comment\nreplay/a.yaml\topenai.chat,-\t-\tnote\ncorpus/b.yaml\t-\tspan,events/on/x\twhy\n",
+    );
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].spans, vec![Some("openai.chat".to_string()), None]);
+    assert!(rows[0].gaps.is_empty());
+    assert_eq!(rows[1].gaps, ["span", "events/on/x"]);
+    assert_eq!(rows[1].reason, "why");
 }
 
 #[test]
