@@ -790,21 +790,10 @@ async fn legacy(cassette: &str, e: &Expect, expected: &[(&str, Value)]) {
         let port = r.server.addr().port();
         check_request(&span, e, port);
         check_response(&span, e);
-        // OpenLLMetry 0.53 opened every Anthropic span with `gen_ai.system="Anthropic"` and
-        // `llm.request.type="completion"` (anthropic/__init__.py at v0.53.4).
-        assert_eq!(span.attr_str("gen_ai.system"), Some("Anthropic"));
-        assert_eq!(span.attr_bool("llm.is_streaming"), Some(e.stream));
-        assert_eq!(span.attr_str("llm.request.type"), Some("completion"));
+        // `gen_ai.system` ("Anthropic"), `llm.is_streaming`, `llm.request.type`
+        // ("completion") and the 0.53 token and cache keys are checked for every recording by
+        // the corpus harness (tests/corpus.rs).
         assert_eq!(span.attr_bool("gen_ai.request.stream"), None);
-        assert_attr_i64(&span, "gen_ai.usage.prompt_tokens", e.input_tokens);
-        assert_attr_i64(&span, "gen_ai.usage.completion_tokens", e.output_tokens);
-        assert_attr_i64(&span, "llm.usage.total_tokens", e.total_tokens());
-        assert_attr_i64(&span, "gen_ai.usage.cache_read_input_tokens", e.cache_read);
-        assert_attr_i64(
-            &span,
-            "gen_ai.usage.cache_creation_input_tokens",
-            e.cache_creation,
-        );
         assert_attr_i64(&span, "gen_ai.usage.input_tokens", None);
         for key in CONTENT_ATTRS {
             assert_eq!(span.attr_str(key), None, "{key} in the legacy flavour");
@@ -887,7 +876,7 @@ async fn events(
         check_request(&span, e, port);
         check_stream_flags(&span, e);
         check_response(&span, e);
-        check_usage(&span, e);
+        // Usage in the events flavour: checked for every recording by the corpus harness.
         check_no_content_attrs(&span);
         check_metrics(&r.capture, &[e], port);
         check_logs(&r.capture.logs(), &span, expected);

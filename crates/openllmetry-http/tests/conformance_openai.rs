@@ -607,17 +607,6 @@ async fn conform(e: &Exp) {
 // Legacy and events flavours
 // ---------------------------------------------------------------------------------------
 
-/// The `gen_ai.system` value OpenLLMetry 0.53 wrote (`shared/__init__.py::_get_vendor_from_url`
-/// at v0.53.4): `openai` unless the base URL is Azure's (`Azure`), AWS's, Google's or
-/// OpenRouter's.
-fn upstream_053_vendor(provider: &str) -> &str {
-    match provider {
-        "azure.ai.openai" => "Azure",
-        "openrouter" => "OpenRouter",
-        other => other,
-    }
-}
-
 /// Legacy flavour: the indexed content keys (exactly `content`, as key → value; values ending
 /// in `.arguments` / `.parameters` compared as JSON), plus the legacy scalar keys.
 async fn check_legacy(e: &Exp, content: &[(&str, &str)]) {
@@ -631,24 +620,11 @@ async fn check_legacy(e: &Exp, content: &[(&str, &str)]) {
         run.assert_pass_through();
         let span = run.span(e.span);
         check_common(&run, e, &span, e.provider, "127.0.0.1");
-        assert_eq!(
-            attr_str(&span, "gen_ai.system"),
-            Some(upstream_053_vendor(e.provider))
-        );
+        // `gen_ai.system`, `llm.is_streaming`, `llm.request.type` and the 0.53 token keys
+        // are checked for every recording by the corpus harness (tests/corpus.rs).
         // 0.53 wrote `llm.usage.reasoning_tokens` (tests/traces/test_chat.py at v0.53.4).
         assert_eq!(attr_i64(&span, "llm.usage.reasoning_tokens"), e.reasoning);
-        assert_eq!(attr_bool(&span, "llm.is_streaming"), Some(e.stream));
-        assert_eq!(attr_str(&span, "llm.request.type"), Some("chat"));
         assert!(!has(&span, "gen_ai.request.stream"));
-        assert_eq!(
-            attr_i64(&span, "gen_ai.usage.prompt_tokens"),
-            e.input_tokens
-        );
-        assert_eq!(
-            attr_i64(&span, "gen_ai.usage.completion_tokens"),
-            e.output_tokens
-        );
-        assert_eq!(attr_i64(&span, "llm.usage.total_tokens"), e.total_tokens);
         assert!(!has(&span, "gen_ai.usage.input_tokens"));
         for key in CONTENT_KEYS {
             assert!(!has(&span, key), "{key} in the legacy flavour");

@@ -3,7 +3,9 @@
 //! A cassette (format `version: 1`) is a list of interactions, each a recorded request and the
 //! response the real API gave. Request bodies are plain strings (or `null`); a response body is
 //! `body: {string: ...}`, either a plain string or a `!!binary` base64 blob (usually gzip bytes
-//! with a `Content-Encoding: gzip` header).
+//! with a `Content-Encoding: gzip` header). pydantic-ai's recordings write a JSON body as YAML
+//! data under `parsed_body:` instead; it is serialised back to compact JSON (keys in recorded
+//! order), so its bytes are equivalent JSON, not the recorded wire bytes.
 //!
 //! Response bytes are kept **exactly as recorded**: a replay serves them unchanged, compressed
 //! or not. [`RecordedResponse::decoded_body`] gives the decompressed bytes for assertions.
@@ -300,9 +302,12 @@ fn parse_interaction(node: Node<'_>) -> Result<Interaction, String> {
         method,
         uri,
         headers: parse_headers(req.get("headers").map(|n| n.plain))?,
-        body: match req.get("body") {
-            None => Vec::new(),
-            Some(body) => parse_body(body).map_err(|e| format!("request.body: {e}"))?,
+        body: match (req.get("body"), req.get("parsed_body")) {
+            (Some(body), _) => parse_body(body).map_err(|e| format!("request.body: {e}"))?,
+            (None, Some(parsed)) => {
+                parsed_body(parsed.plain).map_err(|e| format!("request.parsed_body: {e}"))?
+            }
+            (None, None) => Vec::new(),
         },
     };
 
@@ -317,9 +322,12 @@ fn parse_interaction(node: Node<'_>) -> Result<Interaction, String> {
     let response = RecordedResponse {
         status: code,
         headers: parse_headers(resp.get("headers").map(|n| n.plain))?,
-        body: match resp.get("body") {
-            None => Vec::new(),
-            Some(body) => parse_body(body).map_err(|e| format!("response.body: {e}"))?,
+        body: match (resp.get("body"), resp.get("parsed_body")) {
+            (Some(body), _) => parse_body(body).map_err(|e| format!("response.body: {e}"))?,
+            (None, Some(parsed)) => {
+                parsed_body(parsed.plain).map_err(|e| format!("response.parsed_body: {e}"))?
+            }
+            (None, None) => Vec::new(),
         },
     };
     Ok(Interaction { request, response })
@@ -345,6 +353,17 @@ fn parse_body(node: Node<'_>) -> Result<Vec<u8>, String> {
         other => scalar_string(other)
             .map(String::into_bytes)
             .ok_or_else(|| "not a string".to_string()),
+    }
+}
+
+/// pydantic-ai's `parsed_body:` (its VCR serializer stores a JSON body as YAML data): the
+/// data serialised back to compact JSON, mapping keys in recorded order. A plain string is
+/// taken as the body text, `null` as no body.
+fn parsed_body(node: &Value) -> Result<Vec<u8>, String> {
+    match node {
+        Value::Null => Ok(Vec::new()),
+        Value::String(s) => Ok(s.clone().into_bytes()),
+        other => serde_json::to_vec(other).map_err(|e| format!("not JSON data: {e}")),
     }
 }
 
