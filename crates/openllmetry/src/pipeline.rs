@@ -125,13 +125,27 @@ macro_rules! otlp_exporter {
         let endpoint: &SignalEndpoint = $endpoint;
         check_runtime(endpoint)?;
         match endpoint.protocol {
-            Protocol::Grpc => <$ty>::builder()
-                .with_tonic()
-                .with_endpoint(endpoint.url.clone())
-                .with_timeout(endpoint.timeout)
-                .with_metadata(metadata(&endpoint.headers))
-                .build()
-                .map_err(exporter_error),
+            Protocol::Grpc => {
+                let builder = <$ty>::builder()
+                    .with_tonic()
+                    .with_endpoint(endpoint.url.clone())
+                    .with_timeout(endpoint.timeout)
+                    .with_metadata(metadata(&endpoint.headers));
+                // `grpcs://` (resolved to `https://`): TLS, verified against the OS roots. The
+                // handshake gets the export timeout too: tonic's request timeout does not
+                // cover connecting, so a collector that accepts TCP and never answers the
+                // ClientHello would otherwise hold the export forever.
+                let builder = if endpoint.url.starts_with("https://") {
+                    builder.with_tls_config(
+                        tonic::transport::ClientTlsConfig::new()
+                            .with_enabled_roots()
+                            .timeout(endpoint.timeout),
+                    )
+                } else {
+                    builder
+                };
+                builder.build().map_err(exporter_error)
+            }
             p => <$ty>::builder()
                 .with_http()
                 .with_protocol(if p == Protocol::HttpJson {
@@ -411,4 +425,176 @@ pub(crate) fn build(mut config: Config, r: &Resolved) -> Result<Pipeline, Config
         instrumentation,
         destinations,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Env;
+    use opentelemetry::InstrumentationScope;
+    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceState};
+    use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Instant;
+
+    fn resolved(vars: &[(&str, &str)]) -> Resolved {
+        let lookup = |k: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let mut env = Env::new(&lookup);
+        let r = crate::config::resolve(&Config::new(), &mut env);
+        assert!(env.errors.is_empty(), "{:?}", env.errors);
+        r
+    }
+
+    fn one_span() -> Vec<SpanData> {
+        vec![SpanData {
+            span_context: SpanContext::new(
+                1u128.into(),
+                SpanId::from(2u64),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            ),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Client,
+            name: "chat".into(),
+            start_time: std::time::SystemTime::now(),
+            end_time: std::time::SystemTime::now(),
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: InstrumentationScope::builder("t").build(),
+        }]
+    }
+
+    /// A loopback listener that accepts connections and never answers; each connection's
+    /// first byte (if any arrives) is sent on the returned channel.
+    fn black_hole() -> (String, std::sync::mpsc::Receiver<u8>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut held: Vec<TcpStream> = Vec::new();
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut first = [0u8; 1];
+                if conn.read_exact(&mut first).is_ok() {
+                    let _ = tx.send(first[0]);
+                }
+                held.push(conn);
+            }
+        });
+        (addr, rx)
+    }
+
+    /// Polls `fut` to completion on this thread (the OTLP/HTTP exporter's blocking client
+    /// must not run inside a Tokio runtime, as in the SDK's batch thread).
+    fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: std::sync::Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return v;
+            }
+            std::thread::park_timeout(Duration::from_millis(10));
+        }
+    }
+
+    /// The configured export timeout is what bounds an export to a collector that never
+    /// answers: well under the 10 s default, for the general and the per-signal variable.
+    #[test]
+    fn an_unanswered_http_export_gives_up_after_the_configured_timeout() {
+        let (addr, _first) = black_hole();
+        let endpoint = format!("http://{addr}");
+        for var in [
+            crate::config::OTEL_EXPORTER_OTLP_TIMEOUT,
+            crate::config::OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+        ] {
+            let r = resolved(&[
+                (crate::config::OTEL_EXPORTER_OTLP_ENDPOINT, &endpoint),
+                (var, "300"),
+            ]);
+            let t = r.traces.as_ref().unwrap();
+            assert_eq!(t.timeout, Duration::from_millis(300), "{var}");
+            let exporter = span_exporter(t).unwrap();
+            let start = Instant::now();
+            let result = block_on(exporter.export(one_span()));
+            let took = start.elapsed();
+            assert!(
+                result.is_err(),
+                "{var}: a collector that never answers fails"
+            );
+            assert!(
+                took < Duration::from_secs(5),
+                "{var}=300 but the export took {took:?} (the default is 10 s)"
+            );
+        }
+    }
+
+    /// A per-signal timeout applies to its own signal only, and beats the general one.
+    #[test]
+    fn per_signal_timeouts_beat_the_general_one() {
+        let r = resolved(&[
+            (crate::config::OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318"),
+            (crate::config::OTEL_EXPORTER_OTLP_TIMEOUT, "2000"),
+            (crate::config::OTEL_EXPORTER_OTLP_METRICS_TIMEOUT, "700"),
+        ]);
+        assert_eq!(r.traces.unwrap().timeout, Duration::from_millis(2000));
+        assert_eq!(
+            r.metrics_endpoint.unwrap().timeout,
+            Duration::from_millis(700)
+        );
+        assert_eq!(
+            r.logs_endpoint.unwrap().timeout,
+            Duration::from_millis(2000)
+        );
+        let r = resolved(&[(crate::config::OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318")]);
+        assert_eq!(
+            r.traces.unwrap().timeout,
+            crate::config::DEFAULT_EXPORT_TIMEOUT
+        );
+    }
+
+    /// `grpcs://` gets a TLS client: the collector's first byte is a TLS handshake record
+    /// (0x16, the ClientHello), where plain `grpc://` starts with the HTTP/2 preface (`P`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn grpcs_speaks_tls_and_grpc_does_not() {
+        for (scheme, expected) in [("grpcs", 0x16u8), ("grpc", b'P')] {
+            let (addr, first) = black_hole();
+            let r = resolved(&[
+                (
+                    crate::config::TRACELOOP_BASE_URL,
+                    &format!("{scheme}://{addr}"),
+                ),
+                (crate::config::OTEL_EXPORTER_OTLP_TIMEOUT, "1000"),
+            ]);
+            let t = r.traces.as_ref().unwrap();
+            assert_eq!(t.protocol, Protocol::Grpc);
+            let exporter = span_exporter(t).unwrap();
+            let start = Instant::now();
+            let result = tokio::time::timeout(Duration::from_secs(8), exporter.export(one_span()))
+                .await
+                .unwrap_or_else(|_| panic!("{scheme}: the export outlived its 1 s timeout by 7 s"));
+            assert!(result.is_err(), "{scheme}: the black hole never answers");
+            assert!(start.elapsed() < Duration::from_secs(5), "{scheme}");
+            let byte = first
+                .recv_timeout(Duration::from_secs(5))
+                .expect("the exporter connected and sent something");
+            assert_eq!(byte, expected, "{scheme}: first byte {byte:#04x}");
+        }
+    }
 }
