@@ -367,7 +367,8 @@ impl Config {
         self
     }
 
-    /// Installs this propagator globally (default: W3C trace context + baggage).
+    /// Installs this propagator globally (overrides `OTEL_PROPAGATORS`; default: W3C trace
+    /// context + baggage).
     pub fn with_propagator<P>(mut self, propagator: P) -> Self
     where
         P: opentelemetry::propagation::TextMapPropagator + Send + Sync + 'static,
@@ -545,6 +546,10 @@ pub(crate) struct Resolved {
     pub(crate) flavour: Flavour,
     pub(crate) content_capture: bool,
     pub(crate) propagation: bool,
+    /// The global text-map propagator's parts, from `OTEL_PROPAGATORS` (empty: `none`).
+    pub(crate) propagators: Vec<PropagatorName>,
+    /// `OTEL_PROPAGATORS` values the SDK does not provide (ignored, warned about once).
+    pub(crate) unknown_propagators: Vec<String>,
     pub(crate) instruments: Option<Vec<ApiFormat>>,
     pub(crate) block_instruments: Vec<ApiFormat>,
     pub(crate) sampler: SamplerChoice,
@@ -552,6 +557,45 @@ pub(crate) struct Resolved {
     pub(crate) console_stream: crate::console::ConsoleStream,
     pub(crate) telemetry: crate::telemetry::Decision,
     pub(crate) telemetry_config: crate::telemetry::TelemetryConfig,
+}
+
+/// A propagator `OTEL_PROPAGATORS` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PropagatorName {
+    /// `tracecontext`: W3C `traceparent` / `tracestate`.
+    TraceContext,
+    /// `baggage`: W3C `baggage`.
+    Baggage,
+}
+
+/// Parses `OTEL_PROPAGATORS` (comma-separated, case-insensitive, duplicates once): the known
+/// propagators in order, and the values not provided here (e.g. `b3`, `jaeger`, `xray`). `none`
+/// anywhere in the list means no propagator at all.
+fn parse_propagators(raw: &str) -> (Vec<PropagatorName>, Vec<String>) {
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    let mut none = false;
+    for item in raw.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let name = match item.to_ascii_lowercase().as_str() {
+            "tracecontext" => PropagatorName::TraceContext,
+            "baggage" => PropagatorName::Baggage,
+            "none" => {
+                none = true;
+                continue;
+            }
+            _ => {
+                unknown.push(item.to_owned());
+                continue;
+            }
+        };
+        if !known.contains(&name) {
+            known.push(name);
+        }
+    }
+    if none {
+        known.clear();
+    }
+    (known, unknown)
 }
 
 fn sampler_from_env(env: &mut Env<'_>) -> Option<SamplerChoice> {
@@ -861,6 +905,13 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
         .bool(TRACELOOP_TRACE_CONTENT)
         .or_else(|| env.bool(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT));
     let propagation_env = env.bool(TRACELOOP_TRACE_CONTEXT_PROPAGATION);
+    let (propagators, unknown_propagators) = match env.get(OTEL_PROPAGATORS) {
+        Some(raw) => parse_propagators(&raw),
+        None => (
+            vec![PropagatorName::TraceContext, PropagatorName::Baggage],
+            Vec::new(),
+        ),
+    };
     let batch_env = env.bool(TRACELOOP_DISABLE_BATCH);
     let mask_env = env.bool(TRACELOOP_MASK_SECRETS);
     let instruments_env = env.parsed(
@@ -882,7 +933,10 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
         )
         .unwrap_or_default();
     let (telemetry, telemetry_config) = telemetry_settings(config, env);
+    let propagation_none = propagators.is_empty() && config.propagator.is_none();
     Resolved {
+        propagators,
+        unknown_propagators,
         console_stream,
         telemetry,
         telemetry_config,
@@ -899,9 +953,12 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
         logging,
         flavour,
         content_capture: config.content_capture.or(content_env).unwrap_or(true),
+        // `OTEL_PROPAGATORS=none` turns propagation to LLM requests off too, unless a more
+        // specific switch says otherwise.
         propagation: config
             .trace_context_propagation
             .or(propagation_env)
+            .or(propagation_none.then_some(false))
             .unwrap_or(true),
         instruments: config.instruments.clone().or(instruments_env),
         block_instruments: config
@@ -1318,6 +1375,46 @@ mod tests {
             let (r, _) = resolve_with(&builder, &env);
             assert!(builder_effect(&r), "the builder did not win over {var}");
         }
+    }
+
+    #[test]
+    fn propagators_from_env() {
+        use PropagatorName::{Baggage, TraceContext};
+        let (r, errors) = resolve_with(&Config::new(), &[]);
+        assert!(errors.is_empty());
+        assert_eq!(r.propagators, vec![TraceContext, Baggage]);
+        assert!(r.propagation);
+        let (r, _) = resolve_with(
+            &Config::new(),
+            &[(OTEL_PROPAGATORS, "Baggage, b3 ,tracecontext,baggage,xray")],
+        );
+        assert_eq!(r.propagators, vec![Baggage, TraceContext]);
+        assert_eq!(r.unknown_propagators, vec!["b3", "xray"]);
+        let (r, _) = resolve_with(&Config::new(), &[(OTEL_PROPAGATORS, "none")]);
+        assert!(r.propagators.is_empty());
+        assert!(!r.propagation, "none turns traceparent on LLM requests off");
+        let (r, _) = resolve_with(
+            &Config::new(),
+            &[
+                (OTEL_PROPAGATORS, "none"),
+                (TRACELOOP_TRACE_CONTEXT_PROPAGATION, "true"),
+            ],
+        );
+        assert!(r.propagation, "the Traceloop switch is more specific");
+        let (r, _) = resolve_with(
+            &Config::new().with_trace_context_propagation(true),
+            &[(OTEL_PROPAGATORS, "none")],
+        );
+        assert!(r.propagation, "code wins");
+        let (r, _) = resolve_with(
+            &Config::new()
+                .with_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
+            &[(OTEL_PROPAGATORS, "none")],
+        );
+        assert!(
+            r.propagation,
+            "a propagator given in code replaces the variable"
+        );
     }
 
     #[test]

@@ -50,6 +50,7 @@ env_vars! {
     OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED", "false", "Boolean; true turns the whole SDK off.";
     OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME", "the executable's name", "`service.name` resource attribute.";
     OTEL_RESOURCE_ATTRIBUTES = "OTEL_RESOURCE_ATTRIBUTES", "unset", "Extra resource attributes, `k=v,k2=v2`, URL-decoded.";
+    OTEL_PROPAGATORS = "OTEL_PROPAGATORS", "tracecontext,baggage", "Global text-map propagators, comma-separated: `tracecontext`, `baggage`, or `none` (no propagation, and no `traceparent` on LLM requests unless `TRACELOOP_TRACE_CONTEXT_PROPAGATION` says so); other values are ignored with one warning.";
     OTEL_TRACES_SAMPLER = "OTEL_TRACES_SAMPLER", "parentbased_always_on", "`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`.";
     OTEL_TRACES_SAMPLER_ARG = "OTEL_TRACES_SAMPLER_ARG", "1.0", "Ratio for the `*traceidratio` samplers, 0.0 to 1.0.";
     OTEL_EXPORTER_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT", "unset", "OTLP base URL (used when `TRACELOOP_BASE_URL` is unset).";

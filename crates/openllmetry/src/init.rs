@@ -142,6 +142,13 @@ fn disabled(reason: String) -> OpenLlmetry {
 
 fn start(config: Config, r: Resolved) -> Result<OpenLlmetry, ConfigError> {
     let telemetry_status = crate::telemetry::install(r.telemetry, r.telemetry_config.clone());
+    if config.propagator.is_none() && !r.unknown_propagators.is_empty() {
+        eprintln!(
+            "openllmetry: {} lists propagators this SDK does not provide, ignored: {} (supported: tracecontext, baggage, none)",
+            config::OTEL_PROPAGATORS,
+            r.unknown_propagators.join(", ")
+        );
+    }
     if !r.enabled {
         crate::state::set_content_capture(false);
         return Ok(disabled(

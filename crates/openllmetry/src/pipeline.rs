@@ -14,7 +14,7 @@ use openllmetry_core::{Fault, Instrumentation};
 use openllmetry_semconv::metric;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
-use opentelemetry::propagation::TextMapCompositePropagator;
+use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::Resource;
@@ -27,7 +27,8 @@ use opentelemetry_sdk::trace::{
 };
 
 use crate::config::{
-    Config, ConfigError, ExportLimits, Protocol, Resolved, SamplerChoice, SignalEndpoint,
+    Config, ConfigError, ExportLimits, PropagatorName, Protocol, Resolved, SamplerChoice,
+    SignalEndpoint,
 };
 use crate::console::ConsoleExporter;
 use crate::export::{Bounded, Budgeted, CountFailures, Encoding, Hook, PostProcess, QueueBudget};
@@ -354,10 +355,18 @@ pub(crate) fn build(mut config: Config, r: &Resolved) -> Result<Pipeline, Config
             opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![p]))
         }
         None => {
-            opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-                Box::new(TraceContextPropagator::new()),
-                Box::new(BaggagePropagator::new()),
-            ]))
+            let parts: Vec<Box<dyn TextMapPropagator + Send + Sync>> = r
+                .propagators
+                .iter()
+                .map(|p| -> Box<dyn TextMapPropagator + Send + Sync> {
+                    match p {
+                        PropagatorName::TraceContext => Box::new(TraceContextPropagator::new()),
+                        PropagatorName::Baggage => Box::new(BaggagePropagator::new()),
+                    }
+                })
+                .collect();
+            // `none`: an empty composite injects and extracts nothing.
+            opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(parts))
         }
     }
     crate::state::set_content_capture(r.content_capture);
