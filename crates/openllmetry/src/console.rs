@@ -83,10 +83,10 @@ impl ConsoleStream {
             return ConsoleStream::default();
         };
         ConsoleStream::parse(&v).unwrap_or_else(|| {
-            eprintln!(
-                "openllmetry: invalid value {v:?} for {}; using stderr",
+            crate::diagnostics::warn(format_args!(
+                "invalid value {v:?} for {}; using stderr",
                 crate::env_vars::OPENLLMETRY_CONSOLE_STREAM
-            );
+            ));
             ConsoleStream::default()
         })
     }

@@ -119,12 +119,12 @@ pub fn try_init(config: Config) -> Result<OpenLlmetry, ConfigError> {
 pub fn init(config: Config) -> OpenLlmetry {
     let (resolved, errors) = prepare(&config);
     for e in &errors {
-        eprintln!("openllmetry: {e}; using the default");
+        crate::diagnostics::warn(format_args!("{e}; using the default"));
     }
     match start(config, resolved) {
         Ok(guard) => guard,
         Err(e) => {
-            eprintln!("openllmetry: {e}; telemetry of LLM calls is off");
+            crate::diagnostics::warn(format_args!("{e}; telemetry of LLM calls is off"));
             disabled(e.to_string())
         }
     }
@@ -143,11 +143,11 @@ fn disabled(reason: String) -> OpenLlmetry {
 fn start(config: Config, r: Resolved) -> Result<OpenLlmetry, ConfigError> {
     let telemetry_status = crate::telemetry::install(r.telemetry, r.telemetry_config.clone());
     if config.propagator.is_none() && !r.unknown_propagators.is_empty() {
-        eprintln!(
-            "openllmetry: {} lists propagators this SDK does not provide, ignored: {} (supported: tracecontext, baggage, none)",
+        crate::diagnostics::warn(format_args!(
+            "{} lists propagators this SDK does not provide, ignored: {} (supported: tracecontext, baggage, none)",
             config::OTEL_PROPAGATORS,
             r.unknown_propagators.join(", ")
-        );
+        ));
     }
     if !r.enabled {
         crate::state::set_content_capture(false);
@@ -180,11 +180,11 @@ fn start(config: Config, r: Resolved) -> Result<OpenLlmetry, ConfigError> {
     if r.console && r.traces.is_none() {
         // `openllmetry telemetry: …` becomes `telemetry: …` after the notice's own prefix.
         let status = status.strip_prefix("openllmetry ").unwrap_or(&status);
-        eprintln!(
+        crate::diagnostics::info_line(format_args!(
             "openllmetry: no endpoint, API key or exporter configured: printing traces to the console (set TRACELOOP_BASE_URL or OTEL_EXPORTER_OTLP_ENDPOINT to export); {status}"
-        );
+        ));
     } else {
-        eprintln!("{status}");
+        crate::diagnostics::info_line(&status);
     }
     Ok(OpenLlmetry {
         tracer_provider: Some(tracer_provider),
