@@ -150,7 +150,6 @@ fn start(config: Config, r: Resolved) -> Result<OpenLlmetry, ConfigError> {
         ));
     }
     if !r.enabled {
-        crate::state::set_content_capture(false);
         return Ok(disabled(
             "TRACELOOP_TRACING_ENABLED / OTEL_SDK_DISABLED / with_enabled(false)".into(),
         ));

@@ -58,6 +58,7 @@ pub(crate) fn disabled() -> Instrumentation {
     let instrumentation = Instrumentation::builder()
         .with_tracer_provider(&noop)
         .with_metrics(false)
+        .with_content_capture(false)
         .build();
     Instrumentation::set_global(instrumentation.clone());
     instrumentation
@@ -369,7 +370,7 @@ pub(crate) fn build(mut config: Config, r: &Resolved) -> Result<Pipeline, Config
             opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(parts))
         }
     }
-    crate::state::set_content_capture(r.content_capture);
+    crate::state::set_mask_secrets(r.mask_secrets);
 
     // The instrumentation every adapter records with.
     let fault_counter: Option<Counter<u64>> = meter_provider.as_ref().map(|m| {
