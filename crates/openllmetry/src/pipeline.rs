@@ -122,32 +122,39 @@ fn http_headers(headers: &BTreeMap<String, String>) -> HashMap<String, String> {
         .collect()
 }
 
+/// The gRPC channel for `endpoint`, every wait bounded by its export timeout: the request,
+/// the TCP connect and (for `grpcs://`, resolved to `https://`) the TLS handshake, verified
+/// against the OS roots. tonic's request timeout alone does not cover connecting: a
+/// collector that never completes the TCP or TLS handshake would hold the export forever.
+fn grpc_channel(endpoint: &SignalEndpoint) -> Result<tonic::transport::Channel, ConfigError> {
+    let mut channel = tonic::transport::Endpoint::from_shared(endpoint.url.clone())
+        .map_err(exporter_error)?
+        .timeout(endpoint.timeout)
+        .connect_timeout(endpoint.timeout);
+    if endpoint.url.starts_with("https://") {
+        channel = channel
+            .tls_config(
+                tonic::transport::ClientTlsConfig::new()
+                    .with_enabled_roots()
+                    .timeout(endpoint.timeout),
+            )
+            .map_err(exporter_error)?;
+    }
+    Ok(channel.connect_lazy())
+}
+
 macro_rules! otlp_exporter {
     ($ty:ty, $endpoint:expr) => {{
         let endpoint: &SignalEndpoint = $endpoint;
         check_runtime(endpoint)?;
         match endpoint.protocol {
-            Protocol::Grpc => {
-                let builder = <$ty>::builder()
-                    .with_tonic()
-                    .with_endpoint(endpoint.url.clone())
-                    .with_timeout(endpoint.timeout)
-                    .with_metadata(metadata(&endpoint.headers));
-                // `grpcs://` (resolved to `https://`): TLS, verified against the OS roots. The
-                // handshake gets the export timeout too: tonic's request timeout does not
-                // cover connecting, so a collector that accepts TCP and never answers the
-                // ClientHello would otherwise hold the export forever.
-                let builder = if endpoint.url.starts_with("https://") {
-                    builder.with_tls_config(
-                        tonic::transport::ClientTlsConfig::new()
-                            .with_enabled_roots()
-                            .timeout(endpoint.timeout),
-                    )
-                } else {
-                    builder
-                };
-                builder.build().map_err(exporter_error)
-            }
+            Protocol::Grpc => <$ty>::builder()
+                .with_tonic()
+                .with_channel(grpc_channel(endpoint)?)
+                .with_timeout(endpoint.timeout)
+                .with_metadata(metadata(&endpoint.headers))
+                .build()
+                .map_err(exporter_error),
             p => <$ty>::builder()
                 .with_http()
                 .with_protocol(if p == Protocol::HttpJson {
@@ -606,5 +613,50 @@ mod tests {
                 .expect("the exporter connected and sent something");
             assert_eq!(byte, expected, "{scheme}: first byte {byte:#04x}");
         }
+    }
+
+    /// A collector whose accept queue is full (the SYN is never answered: connecting hangs)
+    /// holds a gRPC export no longer than its timeout.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_grpc_connect_that_never_completes_gives_up_after_the_timeout() {
+        use socket2::{Domain, Socket, Type};
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        listener
+            .bind(
+                &"127.0.0.1:0"
+                    .parse::<std::net::SocketAddr>()
+                    .unwrap()
+                    .into(),
+            )
+            .unwrap();
+        listener.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap().as_socket().unwrap();
+        // Fill the accept queue (never accepted): later connections are not answered.
+        let mut fillers = Vec::new();
+        for _ in 0..4 {
+            let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+            if s.connect_timeout(&addr.into(), Duration::from_millis(200))
+                .is_ok()
+            {
+                fillers.push(s);
+            }
+        }
+        assert!(!fillers.is_empty());
+        let r = resolved(&[
+            (crate::config::TRACELOOP_BASE_URL, &format!("grpc://{addr}")),
+            (crate::config::OTEL_EXPORTER_OTLP_TIMEOUT, "500"),
+        ]);
+        let exporter = span_exporter(r.traces.as_ref().unwrap()).unwrap();
+        let start = Instant::now();
+        let result = tokio::time::timeout(Duration::from_secs(8), exporter.export(one_span()))
+            .await
+            .expect("the export outlived its 500 ms timeout by 7.5 s");
+        assert!(result.is_err());
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        drop(listener);
     }
 }
