@@ -349,9 +349,10 @@ async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         "upstreams"
     );
     let running = openllmetry_gateway::start(c, shutdown_signal()).await?;
-    let reporter = tokio::spawn(report_export_failures());
+    // Export problems (failed exports, dropped or truncated spans) are reported by the SDK as
+    // they happen, rate-limited, through its diagnostics channel: with this process's
+    // `tracing` subscriber installed, they are log lines like the gateway's own.
     running.wait().await;
-    reporter.abort();
     // Flush every signal before exit, on a thread of its own (the exporters block), for at
     // most FLUSH_TIMEOUT: an unreachable OTLP endpoint must not keep the process alive.
     tracing::info!("flushing telemetry");
@@ -371,10 +372,9 @@ async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     }
     let failed = export_problems().export_failures;
     if failed > 0 {
-        tracing::warn!(
-            failed,
+        openllmetry::diagnostics::warn(format_args!(
             "{failed} telemetry export(s) failed during this run; the spans, metrics or logs in them were dropped"
-        );
+        ));
     }
     tracing::info!("exited");
     Ok(())
@@ -446,34 +446,6 @@ async fn preview(gateway: &str) -> anyhow::Result<()> {
 /// always-on diagnostics: independent of the telemetry level (`DO_NOT_TRACK`, `CI`).
 fn export_problems() -> openllmetry::Diagnostics {
     openllmetry::diagnostics()
-}
-
-/// Logs failed telemetry exports and dropped or truncated spans as they happen: the first at
-/// once, then at most one line per minute with the counts since the previous line.
-async fn report_export_failures() {
-    const QUIET: std::time::Duration = std::time::Duration::from_secs(60);
-    let mut reported = openllmetry::Diagnostics::default();
-    let mut last: Option<tokio::time::Instant> = None;
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
-    loop {
-        tick.tick().await;
-        let now = export_problems();
-        let news = now.export_failures > reported.export_failures
-            || now.spans_dropped > reported.spans_dropped
-            || now.spans_truncated > reported.spans_truncated;
-        if news && last.is_none_or(|t| t.elapsed() >= QUIET) {
-            tracing::warn!(
-                failed = now.export_failures - reported.export_failures,
-                dropped = now.spans_dropped - reported.spans_dropped,
-                truncated = now.spans_truncated - reported.spans_truncated,
-                total_failed = now.export_failures,
-                cause = now.last_export_error.as_deref().unwrap_or(""),
-                "telemetry export failed, dropped or truncated data: failed exports lose their data, dropped spans were over the export queue, truncated spans are marked openllmetry.truncated (requests are not affected)"
-            );
-            reported = now;
-            last = Some(tokio::time::Instant::now());
-        }
-    }
 }
 
 async fn replay(

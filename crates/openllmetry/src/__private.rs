@@ -155,18 +155,17 @@ impl Input {
 
     /// Records the object as `traceloop.entity.input`.
     pub fn record(self, span: &EntitySpan) {
-        if let Ok(json) = serde_json::to_string(&self.0) {
-            span.set_json(openllmetry_semconv::attr::TRACELOOP_ENTITY_INPUT, json);
-        }
+        span.set_content(
+            openllmetry_semconv::attr::TRACELOOP_ENTITY_INPUT,
+            serde_json::Value::Object(self.0),
+        );
     }
 }
 
 /// Records `traceloop.entity.output`, unless the value could not be serialized (`None`).
 pub fn record_output(span: &EntitySpan, value: Option<serde_json::Value>) {
-    if let Some(value) = value
-        && let Ok(json) = serde_json::to_string(&value)
-    {
-        span.set_json(openllmetry_semconv::attr::TRACELOOP_ENTITY_OUTPUT, json);
+    if let Some(value) = value {
+        span.set_content(openllmetry_semconv::attr::TRACELOOP_ENTITY_OUTPUT, value);
     }
 }
 
@@ -176,5 +175,19 @@ pub fn record_output(span: &EntitySpan, value: Option<serde_json::Value>) {
 /// (`TRACELOOP_TRACE_CONTENT`); this only lets tests exercise both states.
 #[doc(hidden)]
 pub fn set_content_capture_for_tests(on: bool) {
-    crate::state::set_content_capture(on);
+    // The one switch is the global instrumentation's: replace it by one recording through the
+    // global tracer provider with the switch as asked.
+    openllmetry_core::Instrumentation::set_global(
+        openllmetry_core::Instrumentation::builder()
+            .with_tracer_provider(&opentelemetry::global::tracer_provider())
+            .with_content_capture(on)
+            .build(),
+    );
+}
+
+/// Turns secret masking of entity input/output on or off, for tests (the real switch is
+/// `TRACELOOP_MASK_SECRETS` / `Config::with_secret_masking`, read by `init`).
+#[doc(hidden)]
+pub fn set_secret_masking_for_tests(on: bool) {
+    crate::state::set_mask_secrets(on);
 }

@@ -13,74 +13,12 @@ use std::sync::Arc;
 
 use openllmetry_core::{ApiFormat, Content, Flavour, Target};
 
-/// One environment variable the SDK reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EnvVar {
-    /// Variable name.
-    pub name: &'static str,
-    /// Default when unset, as documented.
-    pub default: &'static str,
-    /// What it does.
-    pub description: &'static str,
-}
+use crate::sink::{
+    BoxedLogExporter, BoxedMetricExporter, BoxedPropagator, BoxedSpanExporter, BoxedSpanProcessor,
+    SpanSink,
+};
 
-macro_rules! env_vars {
-    ($($ident:ident = $name:literal, $default:literal, $desc:literal;)*) => {
-        $(
-            #[doc = concat!("`", $name, "`: ", $desc, " Default: ", $default, ".")]
-            pub const $ident: &str = $name;
-        )*
-        /// Every environment variable the SDK reads, with its documented default.
-        pub const ENV_VARS: &[EnvVar] = &[
-            $(EnvVar { name: $name, default: $default, description: $desc },)*
-        ];
-    };
-}
-
-env_vars! {
-    TRACELOOP_BASE_URL = "TRACELOOP_BASE_URL", "unset (console output; `https://api.traceloop.com` when an API key is set)", "OTLP base URL; `/v1/traces`, `/v1/metrics`, `/v1/logs` are appended. A `grpc://`/`grpcs://` scheme selects gRPC.";
-    TRACELOOP_API_KEY = "TRACELOOP_API_KEY", "unset", "API key sent as `Authorization: Bearer <key>` to the OTLP endpoint.";
-    TRACELOOP_HEADERS = "TRACELOOP_HEADERS", "unset", "Extra exporter headers, `k=v,k2=v2`, URL-decoded.";
-    TRACELOOP_TRACING_ENABLED = "TRACELOOP_TRACING_ENABLED", "true", "Boolean; false turns the whole SDK off (nothing is recorded or exported).";
-    TRACELOOP_TRACE_CONTENT = "TRACELOOP_TRACE_CONTENT", "true", "Boolean; whether prompts, completions, tool arguments and definitions, embedding inputs and entity input/output are recorded.";
-    TRACELOOP_METRICS_ENABLED = "TRACELOOP_METRICS_ENABLED", "true", "Boolean; GenAI metrics pipeline.";
-    TRACELOOP_LOGGING_ENABLED = "TRACELOOP_LOGGING_ENABLED", "false", "Boolean; logs pipeline (always on with the `events` flavour).";
-    TRACELOOP_OUTPUT_FLAVOUR = "TRACELOOP_OUTPUT_FLAVOUR", "current", "`current` (GenAI semconv JSON attributes), `legacy` (indexed `gen_ai.prompt.N.*` attributes) or `events` (content as log events).";
-    TRACELOOP_DISABLE_BATCH = "TRACELOOP_DISABLE_BATCH", "false", "Boolean; export each span as it ends (simple processor) instead of in batches.";
-    TRACELOOP_TRACE_CONTEXT_PROPAGATION = "TRACELOOP_TRACE_CONTEXT_PROPAGATION", "true", "Boolean; add a W3C `traceparent` (the LLM span) to outgoing LLM requests.";
-    TRACELOOP_INSTRUMENTS = "TRACELOOP_INSTRUMENTS", "all", "Comma-separated allow-list of provider instrumentations (`openai`, `anthropic`).";
-    TRACELOOP_BLOCK_INSTRUMENTS = "TRACELOOP_BLOCK_INSTRUMENTS", "none", "Comma-separated block-list of provider instrumentations.";
-    TRACELOOP_MASK_SECRETS = "TRACELOOP_MASK_SECRETS", "false", "Boolean; mask API keys, bearer tokens and e-mail addresses inside recorded content.";
-    TRACELOOP_TELEMETRY = "TRACELOOP_TELEMETRY", "local", "SDK fault telemetry level: `off`, `local`, `on` or `debug` (see TELEMETRY.md).";
-    TRACELOOP_TELEMETRY_ENDPOINT = "TRACELOOP_TELEMETRY_ENDPOINT", "see TELEMETRY.md", "Where `on`-level telemetry reports are posted.";
-    OPENLLMETRY_CONSOLE_STREAM = "OPENLLMETRY_CONSOLE_STREAM", "stderr", "Where the console exporter prints traces: `stderr` or `stdout`.";
-    DO_NOT_TRACK = "DO_NOT_TRACK", "unset", "`1`/`true` forces SDK telemetry off.";
-    CI = "CI", "unset", "When set (to anything but `false`/`0`), SDK telemetry is off.";
-    OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED", "false", "Boolean; true turns the whole SDK off.";
-    OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME", "the executable's name", "`service.name` resource attribute.";
-    OTEL_RESOURCE_ATTRIBUTES = "OTEL_RESOURCE_ATTRIBUTES", "unset", "Extra resource attributes, `k=v,k2=v2`, URL-decoded.";
-    OTEL_TRACES_SAMPLER = "OTEL_TRACES_SAMPLER", "parentbased_always_on", "`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`.";
-    OTEL_TRACES_SAMPLER_ARG = "OTEL_TRACES_SAMPLER_ARG", "1.0", "Ratio for the `*traceidratio` samplers, 0.0 to 1.0.";
-    OTEL_EXPORTER_OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT", "unset", "OTLP base URL (used when `TRACELOOP_BASE_URL` is unset).";
-    OTEL_EXPORTER_OTLP_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "`http/protobuf`, `http/json` or `grpc`.";
-    OTEL_EXPORTER_OTLP_HEADERS = "OTEL_EXPORTER_OTLP_HEADERS", "unset", "Exporter headers, `k=v,k2=v2`, URL-decoded (merged under `TRACELOOP_HEADERS`).";
-    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "unset", "Full URL for traces (used as is).";
-    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "unset", "Full URL for metrics (used as is).";
-    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "unset", "Full URL for logs (used as is).";
-    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "unset", "Protocol for traces.";
-    OTEL_EXPORTER_OTLP_METRICS_PROTOCOL = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "unset", "Protocol for metrics.";
-    OTEL_EXPORTER_OTLP_LOGS_PROTOCOL = "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "unset", "Protocol for logs.";
-    OTEL_EXPORTER_OTLP_TRACES_HEADERS = "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "unset", "Headers for traces.";
-    OTEL_EXPORTER_OTLP_METRICS_HEADERS = "OTEL_EXPORTER_OTLP_METRICS_HEADERS", "unset", "Headers for metrics.";
-    OTEL_EXPORTER_OTLP_LOGS_HEADERS = "OTEL_EXPORTER_OTLP_LOGS_HEADERS", "unset", "Headers for logs.";
-    OTEL_EXPORTER_OTLP_TIMEOUT = "OTEL_EXPORTER_OTLP_TIMEOUT", "10000", "Timeout of each OTLP export, in milliseconds (every signal).";
-    OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "unset (no limit)", "Maximum length, in characters, of string attribute values (and of each string in an array) of spans and span events; longer values are truncated and the span marked `openllmetry.truncated`.";
-    OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "unset (no limit)", "Like `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, for spans only; takes precedence over it.";
-    TRACELOOP_EXPORT_MAX_REQUEST_BYTES = "TRACELOOP_EXPORT_MAX_REQUEST_BYTES", "4194304", "Maximum encoded size in bytes of one span export request; batches are split to fit and a span too large on its own is exported with its largest attribute values truncated (marked `openllmetry.truncated`).";
-    TRACELOOP_EXPORT_QUEUE_MAX_BYTES = "TRACELOOP_EXPORT_QUEUE_MAX_BYTES", "67108864", "Byte budget of the spans waiting for export; past it, new spans are exported with their largest attribute values truncated (marked `openllmetry.truncated`).";
-    TRACELOOP_METRICS_CARDINALITY_LIMIT = "TRACELOOP_METRICS_CARDINALITY_LIMIT", "500", "Maximum number of attribute sets (series) per metric instrument; further ones are aggregated into the overflow series `otel.metric.overflow=true`.";
-    OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "unset", "Boolean; the OpenTelemetry GenAI instrumentations' content switch, read when `TRACELOOP_TRACE_CONTENT` is unset (the Traceloop variable wins, as `TRACELOOP_BASE_URL` wins over `OTEL_EXPORTER_OTLP_ENDPOINT`).";
-}
+pub use crate::env_vars::*;
 
 /// The default endpoint used when an API key is configured but no endpoint.
 pub const DEFAULT_TRACELOOP_ENDPOINT: &str = "https://api.traceloop.com";
@@ -211,28 +149,6 @@ pub type SpanPostprocessHook = Arc<dyn Fn(&mut opentelemetry_sdk::trace::SpanDat
 /// Redaction hook: sees the structured content of each LLM call before it is rendered.
 pub type RedactHook = Arc<dyn Fn(&Target, &mut Content) + Send + Sync>;
 
-pub(crate) type TracerSetup = Box<
-    dyn FnOnce(
-            opentelemetry_sdk::trace::TracerProviderBuilder,
-            Option<SpanPostprocessHook>,
-            bool,
-        ) -> opentelemetry_sdk::trace::TracerProviderBuilder
-        + Send,
->;
-pub(crate) type MeterSetup = Box<
-    dyn FnOnce(
-            opentelemetry_sdk::metrics::MeterProviderBuilder,
-        ) -> opentelemetry_sdk::metrics::MeterProviderBuilder
-        + Send,
->;
-pub(crate) type LoggerSetup = Box<
-    dyn FnOnce(
-            opentelemetry_sdk::logs::LoggerProviderBuilder,
-        ) -> opentelemetry_sdk::logs::LoggerProviderBuilder
-        + Send,
->;
-pub(crate) type PropagatorSetup = Box<dyn FnOnce() + Send>;
-
 /// The SDK configuration. Every `with_*` setter overrides the matching environment variable
 /// (code over environment over default); see the crate docs for the table.
 ///
@@ -253,13 +169,13 @@ pub struct Config {
     pub(crate) enabled: Option<bool>,
     pub(crate) disable_batch: Option<bool>,
     pub(crate) protocol: Option<Protocol>,
-    pub(crate) span_exporters: Vec<TracerSetup>,
+    pub(crate) span_sinks: Vec<SpanSink>,
     pub(crate) metrics: Option<bool>,
-    pub(crate) metric_exporter: Option<MeterSetup>,
+    pub(crate) metric_exporter: Option<BoxedMetricExporter>,
     pub(crate) logging: Option<bool>,
-    pub(crate) log_exporter: Option<LoggerSetup>,
+    pub(crate) log_exporter: Option<BoxedLogExporter>,
     pub(crate) sampler: Option<SamplerChoice>,
-    pub(crate) propagator: Option<PropagatorSetup>,
+    pub(crate) propagator: Option<BoxedPropagator>,
     pub(crate) resource_attributes: BTreeMap<String, String>,
     pub(crate) instruments: Option<Vec<ApiFormat>>,
     pub(crate) block_instruments: Option<Vec<ApiFormat>>,
@@ -398,10 +314,8 @@ impl Config {
     where
         E: opentelemetry_sdk::trace::SpanExporter + 'static,
     {
-        self.span_exporters
-            .push(Box::new(move |builder, hook, simple| {
-                crate::export::add_exporter(builder, exporter, hook, simple)
-            }));
+        self.span_sinks
+            .push(SpanSink::Exporter(BoxedSpanExporter::new(exporter)));
         self
     }
 
@@ -411,9 +325,8 @@ impl Config {
     where
         P: opentelemetry_sdk::trace::SpanProcessor + 'static,
     {
-        self.span_exporters.push(Box::new(move |builder, _, _| {
-            builder.with_span_processor(processor)
-        }));
+        self.span_sinks
+            .push(SpanSink::Processor(BoxedSpanProcessor::new(processor)));
         self
     }
 
@@ -428,9 +341,7 @@ impl Config {
     where
         E: opentelemetry_sdk::metrics::exporter::PushMetricExporter + 'static,
     {
-        self.metric_exporter = Some(Box::new(move |b| {
-            b.with_reader(opentelemetry_sdk::metrics::PeriodicReader::builder(exporter).build())
-        }));
+        self.metric_exporter = Some(BoxedMetricExporter::new(exporter));
         self
     }
 
@@ -446,7 +357,7 @@ impl Config {
     where
         E: opentelemetry_sdk::logs::LogExporter + 'static,
     {
-        self.log_exporter = Some(Box::new(move |b| b.with_simple_exporter(exporter)));
+        self.log_exporter = Some(BoxedLogExporter::new(exporter));
         self
     }
 
@@ -456,14 +367,13 @@ impl Config {
         self
     }
 
-    /// Installs this propagator globally (default: W3C trace context + baggage).
+    /// Installs this propagator globally (overrides `OTEL_PROPAGATORS`; default: W3C trace
+    /// context + baggage).
     pub fn with_propagator<P>(mut self, propagator: P) -> Self
     where
         P: opentelemetry::propagation::TextMapPropagator + Send + Sync + 'static,
     {
-        self.propagator = Some(Box::new(move || {
-            opentelemetry::global::set_text_map_propagator(propagator)
-        }));
+        self.propagator = Some(Box::new(propagator));
         self
     }
 
@@ -613,6 +523,9 @@ pub(crate) struct SignalEndpoint {
     pub(crate) url: String,
     pub(crate) protocol: Protocol,
     pub(crate) headers: BTreeMap<String, String>,
+    /// Timeout of each export: code > `OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT` >
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT` > [`DEFAULT_EXPORT_TIMEOUT`].
+    pub(crate) timeout: std::time::Duration,
 }
 
 /// The configuration after applying code > env > default.
@@ -633,10 +546,56 @@ pub(crate) struct Resolved {
     pub(crate) flavour: Flavour,
     pub(crate) content_capture: bool,
     pub(crate) propagation: bool,
+    /// The global text-map propagator's parts, from `OTEL_PROPAGATORS` (empty: `none`).
+    pub(crate) propagators: Vec<PropagatorName>,
+    /// `OTEL_PROPAGATORS` values the SDK does not provide (ignored, warned about once).
+    pub(crate) unknown_propagators: Vec<String>,
     pub(crate) instruments: Option<Vec<ApiFormat>>,
     pub(crate) block_instruments: Vec<ApiFormat>,
     pub(crate) sampler: SamplerChoice,
     pub(crate) mask_secrets: bool,
+    pub(crate) console_stream: crate::console::ConsoleStream,
+    pub(crate) telemetry: crate::telemetry::Decision,
+    pub(crate) telemetry_config: crate::telemetry::TelemetryConfig,
+}
+
+/// A propagator `OTEL_PROPAGATORS` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PropagatorName {
+    /// `tracecontext`: W3C `traceparent` / `tracestate`.
+    TraceContext,
+    /// `baggage`: W3C `baggage`.
+    Baggage,
+}
+
+/// Parses `OTEL_PROPAGATORS` (comma-separated, case-insensitive, duplicates once): the known
+/// propagators in order, and the values not provided here (e.g. `b3`, `jaeger`, `xray`). `none`
+/// anywhere in the list means no propagator at all.
+fn parse_propagators(raw: &str) -> (Vec<PropagatorName>, Vec<String>) {
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    let mut none = false;
+    for item in raw.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let name = match item.to_ascii_lowercase().as_str() {
+            "tracecontext" => PropagatorName::TraceContext,
+            "baggage" => PropagatorName::Baggage,
+            "none" => {
+                none = true;
+                continue;
+            }
+            _ => {
+                unknown.push(item.to_owned());
+                continue;
+            }
+        };
+        if !known.contains(&name) {
+            known.push(name);
+        }
+    }
+    if none {
+        known.clear();
+    }
+    (known, unknown)
 }
 
 fn sampler_from_env(env: &mut Env<'_>) -> Option<SamplerChoice> {
@@ -675,6 +634,8 @@ pub const DEFAULT_EXPORT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_EXPORT_QUEUE_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// Default of [`Config::with_metrics_cardinality_limit`]: 500 series per instrument.
 pub const DEFAULT_METRICS_CARDINALITY_LIMIT: usize = 500;
+/// Default of `OTEL_BSP_MAX_QUEUE_SIZE`: at most 2048 spans wait for export.
+pub const DEFAULT_EXPORT_QUEUE_MAX_SPANS: usize = 2048;
 /// Default of [`Config::with_export_timeout`]: 10 s.
 pub const DEFAULT_EXPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -685,6 +646,8 @@ pub(crate) struct ExportLimits {
     pub(crate) queue_max_bytes: usize,
     pub(crate) cardinality_limit: usize,
     pub(crate) timeout: std::time::Duration,
+    /// Spans waiting for export at most (`OTEL_BSP_MAX_QUEUE_SIZE`).
+    pub(crate) max_queue_spans: usize,
     /// The span attribute value length limit (span-specific one wins), in characters.
     pub(crate) attribute_value_length: Option<usize>,
 }
@@ -710,6 +673,11 @@ fn export_limits(config: &Config, env: &mut Env<'_>) -> ExportLimits {
         OTEL_EXPORTER_OTLP_TIMEOUT,
         "a number of milliseconds",
         |s: &str| s.parse::<u64>().ok().map(std::time::Duration::from_millis),
+    );
+    let max_queue_spans = env.parsed(
+        OTEL_BSP_MAX_QUEUE_SIZE,
+        "a positive number of spans",
+        positive,
     );
     let general = env.parsed(
         OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
@@ -739,8 +707,44 @@ fn export_limits(config: &Config, env: &mut Env<'_>) -> ExportLimits {
             .export_timeout
             .or(timeout_env)
             .unwrap_or(DEFAULT_EXPORT_TIMEOUT),
+        max_queue_spans: max_queue_spans.unwrap_or(DEFAULT_EXPORT_QUEUE_MAX_SPANS),
         attribute_value_length: span.or(general),
     }
+}
+
+/// The telemetry level (combined from every switch, see [`crate::telemetry::decide`]) and
+/// transport settings; invalid values are collected like the others.
+fn telemetry_settings(
+    config: &Config,
+    env: &mut Env<'_>,
+) -> (
+    crate::telemetry::Decision,
+    crate::telemetry::TelemetryConfig,
+) {
+    let lookup = env.lookup;
+    let (decision, level_error) = crate::telemetry::decide_lossy(config.telemetry, lookup);
+    if let Some(e) = level_error {
+        env.errors.push(ConfigError::InvalidValue {
+            name: TRACELOOP_TELEMETRY,
+            value: e.to_string(),
+            expected: "off, local, on or debug",
+        });
+    }
+    let telemetry_config = match &config.telemetry_config {
+        Some(c) => c.clone(),
+        None => {
+            let (c, endpoint_error) = crate::telemetry::TelemetryConfig::from_lookup_lossy(lookup);
+            if let Some(e) = endpoint_error {
+                env.errors.push(ConfigError::InvalidValue {
+                    name: TRACELOOP_TELEMETRY_ENDPOINT,
+                    value: e.to_string(),
+                    expected: "an http(s) URL",
+                });
+            }
+            c
+        }
+    };
+    (decision, telemetry_config)
 }
 
 pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
@@ -799,12 +803,21 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
         "http/protobuf, http/json or grpc",
         Protocol::parse,
     );
+    let export_limits = export_limits(config, env);
     let mut signal = |signal_endpoint: &'static str,
                       signal_protocol: &'static str,
                       signal_headers: &'static str,
+                      signal_timeout: &'static str,
                       path: &str|
      -> Option<SignalEndpoint> {
         let specific = env.get(signal_endpoint);
+        let timeout_env = env.parsed(signal_timeout, "a number of milliseconds", |s: &str| {
+            s.parse::<u64>().ok().map(std::time::Duration::from_millis)
+        });
+        let timeout = config
+            .export_timeout
+            .or(timeout_env)
+            .unwrap_or(export_limits.timeout);
         let specific_protocol = env.parsed(
             signal_protocol,
             "http/protobuf, http/json or grpc",
@@ -848,27 +861,31 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
             url,
             protocol,
             headers: h,
+            timeout,
         })
     };
     let traces = signal(
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
         OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
         OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+        OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
         "/v1/traces",
     );
     let metrics_endpoint = signal(
         OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
         OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
         OTEL_EXPORTER_OTLP_METRICS_HEADERS,
+        OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
         "/v1/metrics",
     );
     let logs_endpoint = signal(
         OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
         OTEL_EXPORTER_OTLP_LOGS_PROTOCOL,
         OTEL_EXPORTER_OTLP_LOGS_HEADERS,
+        OTEL_EXPORTER_OTLP_LOGS_TIMEOUT,
         "/v1/logs",
     );
-    let has_custom = !config.span_exporters.is_empty();
+    let has_custom = !config.span_sinks.is_empty();
     let console = config.console.unwrap_or(traces.is_none() && !has_custom);
 
     let flavour = config.flavour.or_else(|| {
@@ -888,6 +905,13 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
         .bool(TRACELOOP_TRACE_CONTENT)
         .or_else(|| env.bool(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT));
     let propagation_env = env.bool(TRACELOOP_TRACE_CONTEXT_PROPAGATION);
+    let (propagators, unknown_propagators) = match env.get(OTEL_PROPAGATORS) {
+        Some(raw) => parse_propagators(&raw),
+        None => (
+            vec![PropagatorName::TraceContext, PropagatorName::Baggage],
+            Vec::new(),
+        ),
+    };
     let batch_env = env.bool(TRACELOOP_DISABLE_BATCH);
     let mask_env = env.bool(TRACELOOP_MASK_SECRETS);
     let instruments_env = env.parsed(
@@ -901,8 +925,21 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
         parse_formats,
     );
     let sampler_env = sampler_from_env(env);
-    let export_limits = export_limits(config, env);
+    let console_stream = env
+        .parsed(
+            OPENLLMETRY_CONSOLE_STREAM,
+            "stderr or stdout",
+            crate::console::ConsoleStream::parse,
+        )
+        .unwrap_or_default();
+    let (telemetry, telemetry_config) = telemetry_settings(config, env);
+    let propagation_none = propagators.is_empty() && config.propagator.is_none();
     Resolved {
+        propagators,
+        unknown_propagators,
+        console_stream,
+        telemetry,
+        telemetry_config,
         export_limits,
         enabled,
         app_name,
@@ -916,9 +953,12 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
         logging,
         flavour,
         content_capture: config.content_capture.or(content_env).unwrap_or(true),
+        // `OTEL_PROPAGATORS=none` turns propagation to LLM requests off too, unless a more
+        // specific switch says otherwise.
         propagation: config
             .trace_context_propagation
             .or(propagation_env)
+            .or(propagation_none.then_some(false))
             .unwrap_or(true),
         instruments: config.instruments.clone().or(instruments_env),
         block_instruments: config
@@ -1338,6 +1378,46 @@ mod tests {
     }
 
     #[test]
+    fn propagators_from_env() {
+        use PropagatorName::{Baggage, TraceContext};
+        let (r, errors) = resolve_with(&Config::new(), &[]);
+        assert!(errors.is_empty());
+        assert_eq!(r.propagators, vec![TraceContext, Baggage]);
+        assert!(r.propagation);
+        let (r, _) = resolve_with(
+            &Config::new(),
+            &[(OTEL_PROPAGATORS, "Baggage, b3 ,tracecontext,baggage,xray")],
+        );
+        assert_eq!(r.propagators, vec![Baggage, TraceContext]);
+        assert_eq!(r.unknown_propagators, vec!["b3", "xray"]);
+        let (r, _) = resolve_with(&Config::new(), &[(OTEL_PROPAGATORS, "none")]);
+        assert!(r.propagators.is_empty());
+        assert!(!r.propagation, "none turns traceparent on LLM requests off");
+        let (r, _) = resolve_with(
+            &Config::new(),
+            &[
+                (OTEL_PROPAGATORS, "none"),
+                (TRACELOOP_TRACE_CONTEXT_PROPAGATION, "true"),
+            ],
+        );
+        assert!(r.propagation, "the Traceloop switch is more specific");
+        let (r, _) = resolve_with(
+            &Config::new().with_trace_context_propagation(true),
+            &[(OTEL_PROPAGATORS, "none")],
+        );
+        assert!(r.propagation, "code wins");
+        let (r, _) = resolve_with(
+            &Config::new()
+                .with_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
+            &[(OTEL_PROPAGATORS, "none")],
+        );
+        assert!(
+            r.propagation,
+            "a propagator given in code replaces the variable"
+        );
+    }
+
+    #[test]
     fn sampler_from_env() {
         let (r, _) = resolve_with(
             &Config::new(),
@@ -1362,22 +1442,8 @@ mod tests {
         let mut env = Env::new(&lookup);
         let _ = resolve(&Config::new(), &mut env);
         let read: std::collections::BTreeSet<String> = read.into_inner().into_iter().collect();
-        let documented: std::collections::BTreeSet<String> = ENV_VARS
-            .iter()
-            .map(|v| v.name.to_owned())
-            // Read by the telemetry module (see its own tests) and by the console exporter
-            // when it is built, not by `resolve`.
-            .filter(|n| {
-                ![
-                    OPENLLMETRY_CONSOLE_STREAM,
-                    TRACELOOP_TELEMETRY,
-                    TRACELOOP_TELEMETRY_ENDPOINT,
-                    DO_NOT_TRACK,
-                    CI,
-                ]
-                .contains(&n.as_str())
-            })
-            .collect();
+        let documented: std::collections::BTreeSet<String> =
+            ENV_VARS.iter().map(|v| v.name.to_owned()).collect();
         assert_eq!(read, documented);
     }
 }

@@ -79,19 +79,19 @@ impl ConsoleStream {
     /// The stream named by `OPENLLMETRY_CONSOLE_STREAM`; stderr when unset or invalid (an
     /// invalid value is reported once on stderr).
     pub fn from_env() -> ConsoleStream {
-        let Ok(v) = std::env::var(crate::config::OPENLLMETRY_CONSOLE_STREAM) else {
+        let Ok(v) = std::env::var(crate::env_vars::OPENLLMETRY_CONSOLE_STREAM) else {
             return ConsoleStream::default();
         };
         ConsoleStream::parse(&v).unwrap_or_else(|| {
-            eprintln!(
-                "openllmetry: invalid value {v:?} for {}; using stderr",
-                crate::config::OPENLLMETRY_CONSOLE_STREAM
-            );
+            crate::diagnostics::warn(format_args!(
+                "invalid value {v:?} for {}; using stderr",
+                crate::env_vars::OPENLLMETRY_CONSOLE_STREAM
+            ));
             ConsoleStream::default()
         })
     }
 
-    fn sink(self) -> Box<dyn Write + Send> {
+    pub(crate) fn sink(self) -> Box<dyn Write + Send> {
         match self {
             ConsoleStream::Stderr => Box::new(std::io::stderr()),
             ConsoleStream::Stdout => Box::new(std::io::stdout()),

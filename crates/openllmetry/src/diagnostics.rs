@@ -3,15 +3,63 @@
 //! do not depend on the telemetry level (`DO_NOT_TRACK`, `CI`, `TRACELOOP_TELEMETRY`): the
 //! privacy switches govern what leaves the machine, not what the operator sees.
 //!
-//! The SDK prints the first export problem on stderr at once, then at most one line per
-//! [`WARNING_INTERVAL`] with the counts since the previous line.
+//! # One channel for the SDK's messages
+//!
+//! Everything the SDK has to tell the operator (export problems, observation bounds reached,
+//! invalid settings, init's one status line) goes through this module. When a `tracing`
+//! subscriber is installed (the application's, or the gateway's log), each message is a
+//! `tracing` event with target [`TARGET`], its values as fields; otherwise it is one line on
+//! stderr, `openllmetry: <message> key=value ...`. Export problems are rate-limited: the first
+//! at once, then at most one per [`WARNING_INTERVAL`] with the counts since the previous one.
 
+use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Minimum interval between two export warnings on stderr (the first is printed at once).
+/// Minimum interval between two export warnings (the first is emitted at once).
 pub const WARNING_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The `tracing` target of the SDK's messages.
+pub const TARGET: &str = "openllmetry";
+
+/// Whether a `tracing` subscriber is in force here (the global default or a scoped one).
+fn subscriber_installed() -> bool {
+    tracing::dispatcher::get_default(|d| !d.is::<tracing::subscriber::NoSubscriber>())
+}
+
+/// Emits one message: a `tracing` event (target [`TARGET`], `key = value` fields) when a
+/// subscriber is installed, else `openllmetry: <message> key=value ...` on stderr.
+macro_rules! emit {
+    ($level:ident, $msg:expr $(, $k:ident = $v:expr)* $(,)?) => {{
+        let msg = $msg;
+        if subscriber_installed() {
+            tracing::$level!(target: TARGET, $($k = %$v,)* "{}", msg);
+        } else {
+            #[allow(unused_mut)]
+            let mut line = format!("openllmetry: {}", msg);
+            $(let _ = write!(line, " {}={}", stringify!($k), $v);)*
+            eprintln!("{line}");
+        }
+    }};
+}
+
+/// A warning through the SDK's one diagnostics channel (see the [module docs](self)):
+/// a `tracing` warning with target [`TARGET`] when a subscriber is installed, else
+/// `openllmetry: <message>` on stderr. Not rate-limited: for one-off messages.
+pub fn warn(message: impl std::fmt::Display) {
+    emit!(warn, message);
+}
+
+/// An informational message through the same channel; on stderr the line is printed as
+/// given (init's status line carries its own prefix).
+pub(crate) fn info_line(line: impl std::fmt::Display) {
+    if subscriber_installed() {
+        tracing::info!(target: TARGET, "{}", line);
+    } else {
+        eprintln!("{line}");
+    }
+}
 
 static EXPORT_FAILURES: AtomicU64 = AtomicU64::new(0);
 static SPANS_DROPPED: AtomicU64 = AtomicU64::new(0);
@@ -82,18 +130,24 @@ pub(crate) fn fault(kind: openllmetry_core::FaultKind) {
         return;
     }
     let total = OBSERVATIONS_REDUCED.fetch_add(1, Ordering::Relaxed) + 1;
-    let Ok(mut w) = REDUCED_WARNED.lock() else {
-        return;
+    let since_last = {
+        let Ok(mut w) = REDUCED_WARNED.lock() else {
+            return;
+        };
+        if w.0.is_some_and(|t| t.elapsed() < WARNING_INTERVAL) {
+            return;
+        }
+        let since_last = total - w.1;
+        *w = (Some(Instant::now()), total);
+        since_last
     };
-    if w.0.is_some_and(|t| t.elapsed() < WARNING_INTERVAL) {
-        return;
-    }
-    eprintln!(
-        "openllmetry: observation bound reached (the application is not affected): {} call(s) observed partially since the last report; last: {} (spans marked openllmetry.*.truncated)",
-        total - w.1,
-        kind.as_str()
+    // Emitted with no lock held: a subscriber may export, and a failed export lands here.
+    emit!(
+        warn,
+        "observation bound reached (the application is not affected): calls observed partially since the last report, spans marked openllmetry.*.truncated",
+        calls = since_last,
+        last = kind.as_str(),
     );
-    *w = (Some(Instant::now()), total);
 }
 
 pub(crate) fn export_failed(signal: &str, cause: &str) {
@@ -101,7 +155,7 @@ pub(crate) fn export_failed(signal: &str, cause: &str) {
     if let Ok(mut w) = WARNER.lock() {
         w.last_cause = Some(format!("{signal}: {cause}"));
     }
-    warn();
+    warn_export();
 }
 
 pub(crate) fn span_dropped(why: &str) {
@@ -111,40 +165,48 @@ pub(crate) fn span_dropped(why: &str) {
     {
         w.last_cause = Some(why.to_owned());
     }
-    warn();
+    warn_export();
 }
 
 pub(crate) fn span_truncated() {
     SPANS_TRUNCATED.fetch_add(1, Ordering::Relaxed);
-    warn();
+    warn_export();
 }
 
-/// Prints one line on stderr if something new happened and the last line is older than
+/// Emits one warning if something new happened and the last one is older than
 /// [`WARNING_INTERVAL`].
-fn warn() {
-    let Ok(mut w) = WARNER.lock() else { return };
-    if w.last.is_some_and(|t| t.elapsed() < WARNING_INTERVAL) {
-        return;
-    }
-    let d = (
-        EXPORT_FAILURES.load(Ordering::Relaxed),
-        SPANS_DROPPED.load(Ordering::Relaxed),
-        SPANS_TRUNCATED.load(Ordering::Relaxed),
+fn warn_export() {
+    let (f, dr, tr, cause) = {
+        let Ok(mut w) = WARNER.lock() else { return };
+        if w.last.is_some_and(|t| t.elapsed() < WARNING_INTERVAL) {
+            return;
+        }
+        let d = (
+            EXPORT_FAILURES.load(Ordering::Relaxed),
+            SPANS_DROPPED.load(Ordering::Relaxed),
+            SPANS_TRUNCATED.load(Ordering::Relaxed),
+        );
+        let (f, dr, tr) = (
+            d.0 - w.reported_failures,
+            d.1 - w.reported_dropped,
+            d.2 - w.reported_truncated,
+        );
+        if f == 0 && dr == 0 && tr == 0 {
+            return;
+        }
+        w.last = Some(Instant::now());
+        w.reported_failures = d.0;
+        w.reported_dropped = d.1;
+        w.reported_truncated = d.2;
+        (f, dr, tr, w.last_cause.clone().unwrap_or_default())
+    };
+    // Emitted with no lock held: a subscriber may export, and a failed export lands here.
+    emit!(
+        warn,
+        "telemetry export failed, dropped or truncated data since the last report (the application is not affected): failed exports lose their data, dropped spans were over the export queue, truncated spans are marked openllmetry.truncated",
+        failed = f,
+        dropped = dr,
+        truncated = tr,
+        cause = format!("{cause:?}"),
     );
-    let (f, dr, tr) = (
-        d.0 - w.reported_failures,
-        d.1 - w.reported_dropped,
-        d.2 - w.reported_truncated,
-    );
-    if f == 0 && dr == 0 && tr == 0 {
-        return;
-    }
-    let cause = w.last_cause.clone().unwrap_or_default();
-    eprintln!(
-        "openllmetry: telemetry export problem (the application is not affected): {f} failed export(s), {dr} span(s) dropped (export queue full), {tr} span(s) truncated since the last report; last cause: {cause}"
-    );
-    w.last = Some(Instant::now());
-    w.reported_failures = d.0;
-    w.reported_dropped = d.1;
-    w.reported_truncated = d.2;
 }

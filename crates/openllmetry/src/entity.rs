@@ -77,7 +77,12 @@
 //!
 //! Inputs and outputs are recorded only when content capture is on (`TRACELOOP_TRACE_CONTENT`,
 //! on by default) and the span is sampled; otherwise nothing is serialized at all. A value that
-//! fails to serialize is not recorded; the failure never reaches the caller.
+//! fails to serialize is not recorded; the failure never reaches the caller. The switch is the
+//! one LLM content uses (the global instrumentation's), and with secret masking on
+//! (`TRACELOOP_MASK_SECRETS`) every string in the input and output is masked as in LLM content
+//! ([`crate::redact`]). The [`Config::with_redaction`](crate::Config::with_redaction) hook sees
+//! LLM content only; entity spans can be changed by
+//! [`Config::with_span_postprocess`](crate::Config::with_span_postprocess).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -397,9 +402,9 @@ impl EntitySpan {
     /// [content is recorded](Self::records_content).
     pub fn record_input<T: Serialize + ?Sized>(&self, input: &T) {
         if self.records_content()
-            && let Ok(json) = serde_json::to_string(input)
+            && let Ok(value) = serde_json::to_value(input)
         {
-            self.set_json(attr::TRACELOOP_ENTITY_INPUT, json);
+            self.set_content(attr::TRACELOOP_ENTITY_INPUT, value);
         }
     }
 
@@ -407,9 +412,9 @@ impl EntitySpan {
     /// [content is recorded](Self::records_content).
     pub fn record_output<T: Serialize + ?Sized>(&self, output: &T) {
         if self.records_content()
-            && let Ok(json) = serde_json::to_string(output)
+            && let Ok(value) = serde_json::to_value(output)
         {
-            self.set_json(attr::TRACELOOP_ENTITY_OUTPUT, json);
+            self.set_content(attr::TRACELOOP_ENTITY_OUTPUT, value);
         }
     }
 
@@ -434,7 +439,22 @@ impl EntitySpan {
         self.finish();
     }
 
-    pub(crate) fn set_json(&self, key: &'static str, json: String) {
+    /// The one path of entity content (the API's `record_input`/`record_output` and the
+    /// attribute macros'): nothing unless content capture is on, secrets masked when
+    /// `TRACELOOP_MASK_SECRETS` is on (as in LLM content), then recorded as JSON.
+    pub(crate) fn set_content(&self, key: &'static str, mut value: serde_json::Value) {
+        if !crate::state::content_capture() {
+            return;
+        }
+        if crate::state::mask_secrets() {
+            crate::redact::mask_value(&mut value);
+        }
+        if let Ok(json) = serde_json::to_string(&value) {
+            self.set_json(key, json);
+        }
+    }
+
+    fn set_json(&self, key: &'static str, json: String) {
         self.shared
             .cx
             .span()

@@ -1,28 +1,27 @@
-//! Exporter and processor construction: OTLP over HTTP/protobuf, HTTP/JSON or gRPC, chosen by
-//! one rule for traces, metrics and logs alike (see [`crate::config::Protocol`]).
+//! The export pipeline's parts: the post-processing hook's processor, failure counting around
+//! OTLP exporters, and the bounds (request size, queue bytes and spans, attribute value
+//! length). [`crate::pipeline`] assembles them from the resolved configuration; nothing here
+//! reads configuration.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use opentelemetry::Context;
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, SimpleSpanProcessor, Span, SpanData, SpanExporter,
-    SpanProcessor, TracerProviderBuilder,
-};
+use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
-use crate::config::{ConfigError, Protocol, SignalEndpoint, SpanPostprocessHook};
 use crate::telemetry::{Component, Kind};
+
+/// The span post-processing hook (the same type as [`crate::config::SpanPostprocessHook`]).
+pub(crate) type Hook = Arc<dyn Fn(&mut SpanData) + Send + Sync>;
 
 /// A span processor that runs the post-processing hook on each finished span, then hands
 /// it to the wrapped processor.
 pub(crate) struct PostProcess<P> {
-    hook: SpanPostprocessHook,
-    inner: P,
+    pub(crate) hook: Hook,
+    pub(crate) inner: P,
 }
 
 impl<P> fmt::Debug for PostProcess<P> {
@@ -59,90 +58,10 @@ impl<P: SpanProcessor> SpanProcessor for PostProcess<P> {
     }
 }
 
-/// Adds `exporter` behind a simple or batch processor, wrapped in the post-processing hook.
-pub(crate) fn add_exporter<E: SpanExporter + 'static>(
-    builder: TracerProviderBuilder,
-    exporter: E,
-    hook: Option<SpanPostprocessHook>,
-    simple: bool,
-) -> TracerProviderBuilder {
-    match (hook, simple) {
-        (None, true) => builder.with_span_processor(SimpleSpanProcessor::new(exporter)),
-        (None, false) => builder.with_span_processor(BatchSpanProcessor::builder(exporter).build()),
-        (Some(hook), true) => builder.with_span_processor(PostProcess {
-            hook,
-            inner: SimpleSpanProcessor::new(exporter),
-        }),
-        (Some(hook), false) => builder.with_span_processor(PostProcess {
-            hook,
-            inner: BatchSpanProcessor::builder(exporter).build(),
-        }),
-    }
-}
-
-fn exporter_error(e: impl fmt::Display) -> ConfigError {
-    ConfigError::Exporter(e.to_string())
-}
-
-fn check_runtime(endpoint: &SignalEndpoint) -> Result<(), ConfigError> {
-    if endpoint.protocol == Protocol::Grpc && tokio::runtime::Handle::try_current().is_err() {
-        return Err(ConfigError::NoRuntimeForGrpc);
-    }
-    Ok(())
-}
-
-fn metadata(headers: &std::collections::BTreeMap<String, String>) -> tonic::metadata::MetadataMap {
-    let mut map = tonic::metadata::MetadataMap::new();
-    for (k, v) in headers {
-        if let (Ok(k), Ok(v)) = (
-            tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes()),
-            v.parse(),
-        ) {
-            map.insert(k, v);
-        }
-    }
-    map
-}
-
-fn http_headers(headers: &std::collections::BTreeMap<String, String>) -> HashMap<String, String> {
-    headers
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
-macro_rules! otlp_exporter {
-    ($ty:ty, $endpoint:expr, $timeout:expr) => {{
-        let endpoint: &SignalEndpoint = $endpoint;
-        check_runtime(endpoint)?;
-        match endpoint.protocol {
-            Protocol::Grpc => <$ty>::builder()
-                .with_tonic()
-                .with_endpoint(endpoint.url.clone())
-                .with_timeout($timeout)
-                .with_metadata(metadata(&endpoint.headers))
-                .build()
-                .map_err(exporter_error),
-            p => <$ty>::builder()
-                .with_http()
-                .with_protocol(if p == Protocol::HttpJson {
-                    opentelemetry_otlp::Protocol::HttpJson
-                } else {
-                    opentelemetry_otlp::Protocol::HttpBinary
-                })
-                .with_endpoint(endpoint.url.clone())
-                .with_timeout($timeout)
-                .with_headers(http_headers(&endpoint.headers))
-                .build()
-                .map_err(exporter_error),
-        }
-    }};
-}
-
 /// An OTLP exporter whose failed exports (their data is dropped) are counted as
 /// `sdk_export` / `export_failed` faults ([`crate::telemetry::fault_counts`]).
 #[derive(Debug)]
-pub(crate) struct CountFailures<E>(E, &'static str);
+pub(crate) struct CountFailures<E>(pub(crate) E, pub(crate) &'static str);
 
 fn counted(result: OTelSdkResult, signal: &'static str) -> OTelSdkResult {
     if let Err(e) = &result {
@@ -218,33 +137,6 @@ impl<E: opentelemetry_sdk::logs::LogExporter> opentelemetry_sdk::logs::LogExport
     }
 }
 
-/// The OTLP span exporter for `endpoint`.
-pub(crate) fn span_exporter(
-    endpoint: &SignalEndpoint,
-    timeout: Duration,
-) -> Result<CountFailures<opentelemetry_otlp::SpanExporter>, ConfigError> {
-    otlp_exporter!(opentelemetry_otlp::SpanExporter, endpoint, timeout)
-        .map(|e| CountFailures(e, "traces"))
-}
-
-/// The OTLP metric exporter for `endpoint`.
-pub(crate) fn metric_exporter(
-    endpoint: &SignalEndpoint,
-    timeout: Duration,
-) -> Result<CountFailures<opentelemetry_otlp::MetricExporter>, ConfigError> {
-    otlp_exporter!(opentelemetry_otlp::MetricExporter, endpoint, timeout)
-        .map(|e| CountFailures(e, "metrics"))
-}
-
-/// The OTLP log exporter for `endpoint`.
-pub(crate) fn log_exporter(
-    endpoint: &SignalEndpoint,
-    timeout: Duration,
-) -> Result<CountFailures<opentelemetry_otlp::LogExporter>, ConfigError> {
-    otlp_exporter!(opentelemetry_otlp::LogExporter, endpoint, timeout)
-        .map(|e| CountFailures(e, "logs"))
-}
-
 // ---------------------------------------------------------------------------------------
 // Bounded export: request size, queue bytes, attribute value length.
 // ---------------------------------------------------------------------------------------
@@ -253,8 +145,6 @@ pub(crate) fn log_exporter(
 /// (request-size cap, export-queue byte budget or the OTel attribute value length limit).
 pub const TRUNCATED_ATTRIBUTE: &str = "openllmetry.truncated";
 
-/// Default maximum number of spans waiting for export (`OTEL_BSP_MAX_QUEUE_SIZE`).
-const DEFAULT_MAX_QUEUE_SPANS: usize = 2048;
 /// Upper bound of the encoded bytes of one span besides its strings and attributes (ids,
 /// times, kind, status, flags, field framing; generous for both protobuf and JSON).
 const SPAN_OVERHEAD: usize = 1024;
@@ -277,14 +167,6 @@ pub(crate) enum Encoding {
 }
 
 impl Encoding {
-    pub(crate) fn of(protocol: Protocol) -> Self {
-        if protocol == Protocol::HttpJson {
-            Encoding::Json
-        } else {
-            Encoding::Protobuf
-        }
-    }
-
     /// Upper bound of the encoded length of `s` (JSON: escaped as serde_json does, control
     /// characters counted as `\uXXXX`).
     fn str_len(self, s: &str) -> usize {
@@ -512,6 +394,17 @@ pub(crate) struct QueueBudget {
 }
 
 impl QueueBudget {
+    /// An empty queue of at most `max_spans` spans and `max_bytes` estimated bytes.
+    pub(crate) fn new(max_bytes: usize, max_spans: usize, enc: Encoding) -> Arc<Self> {
+        Arc::new(QueueBudget {
+            bytes: AtomicUsize::new(0),
+            spans: AtomicUsize::new(0),
+            max_bytes,
+            max_spans,
+            enc,
+        })
+    }
+
     fn release(&self, bytes: usize, spans: usize) {
         let _ = self
             .bytes
@@ -529,8 +422,8 @@ impl QueueBudget {
 /// The processor in front of the batch processor: drops (counted) when the queue holds
 /// `max_spans`, truncates (marked, counted) when it would exceed `max_bytes`.
 pub(crate) struct Budgeted<P> {
-    budget: Arc<QueueBudget>,
-    inner: P,
+    pub(crate) budget: Arc<QueueBudget>,
+    pub(crate) inner: P,
 }
 
 impl<P> fmt::Debug for Budgeted<P> {
@@ -587,6 +480,24 @@ pub(crate) struct Bounded<E> {
     max_request_bytes: usize,
     value_limit: Option<usize>,
     resource_len: usize,
+}
+
+impl<E> Bounded<E> {
+    /// `inner` behind the request-size cap and the value length limit, releasing `budget`.
+    pub(crate) fn new(
+        inner: E,
+        budget: Arc<QueueBudget>,
+        max_request_bytes: usize,
+        value_limit: Option<usize>,
+    ) -> Self {
+        Bounded {
+            inner,
+            budget,
+            max_request_bytes,
+            value_limit,
+            resource_len: 0,
+        }
+    }
 }
 
 impl<E: SpanExporter> SpanExporter for Bounded<E> {
@@ -649,62 +560,6 @@ impl<E: SpanExporter> SpanExporter for Bounded<E> {
             .sum::<usize>()
             + resource.schema_url().map_or(0, |s| enc.str_len(s));
         self.inner.set_resource(resource);
-    }
-}
-
-fn max_queue_spans() -> usize {
-    std::env::var("OTEL_BSP_MAX_QUEUE_SIZE")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(DEFAULT_MAX_QUEUE_SPANS)
-}
-
-/// Adds the OTLP `exporter` behind the bounded pipeline: post-processing hook → queue budget
-/// → batch processor (simple mode: batches of one, exported at once, off the caller's
-/// thread) → size-bounded exporter.
-pub(crate) fn add_otlp_exporter<E: SpanExporter + 'static>(
-    builder: TracerProviderBuilder,
-    exporter: E,
-    hook: Option<SpanPostprocessHook>,
-    simple: bool,
-    protocol: Protocol,
-    limits: &crate::config::ExportLimits,
-) -> TracerProviderBuilder {
-    let max_spans = max_queue_spans();
-    let budget = Arc::new(QueueBudget {
-        bytes: AtomicUsize::new(0),
-        spans: AtomicUsize::new(0),
-        max_bytes: limits.queue_max_bytes,
-        max_spans,
-        enc: Encoding::of(protocol),
-    });
-    let bounded = Bounded {
-        inner: exporter,
-        budget: budget.clone(),
-        max_request_bytes: limits.max_request_bytes,
-        value_limit: limits.attribute_value_length,
-        resource_len: 0,
-    };
-    let mut config = BatchConfigBuilder::default().with_max_queue_size(max_spans);
-    if simple {
-        config = config
-            .with_max_export_batch_size(1)
-            .with_scheduled_delay(Duration::from_millis(10));
-    }
-    let batch = BatchSpanProcessor::builder(bounded)
-        .with_batch_config(config.build())
-        .build();
-    let budgeted = Budgeted {
-        budget,
-        inner: batch,
-    };
-    match hook {
-        None => builder.with_span_processor(budgeted),
-        Some(hook) => builder.with_span_processor(PostProcess {
-            hook,
-            inner: budgeted,
-        }),
     }
 }
 

@@ -130,6 +130,11 @@ fn mask_string(s: &mut String) {
     }
 }
 
+/// Masks secrets in every string of a JSON value (entity input/output).
+pub(crate) fn mask_value(v: &mut Value) {
+    mask_json(v);
+}
+
 fn mask_json(v: &mut Value) {
     match v {
         Value::String(s) => mask_string(s),

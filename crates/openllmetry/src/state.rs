@@ -1,16 +1,28 @@
-//! Process-wide switches decided by `init` and read on hot paths.
+//! Process-wide content policy decided by `init` and read on hot paths.
+//!
+//! There is one content-capture switch, the recorder's: [`Instrumentation::captures_content`]
+//! of the global instrumentation (set by `init` from `TRACELOOP_TRACE_CONTENT`). Entity
+//! input/output reads it too. What lives here is what the recorder cannot hold for entity
+//! content: whether secrets are masked in it (`TRACELOOP_MASK_SECRETS`).
+//!
+//! [`Instrumentation::captures_content`]: openllmetry_core::Instrumentation::captures_content
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-static CONTENT_CAPTURE: AtomicBool = AtomicBool::new(true);
+static MASK_SECRETS: AtomicBool = AtomicBool::new(false);
 
-/// Whether prompts, completions, tool arguments and entity input/output may be recorded.
+/// Whether prompts, completions, tool arguments and entity input/output may be recorded: the
+/// global instrumentation's switch.
 pub(crate) fn content_capture() -> bool {
-    CONTENT_CAPTURE.load(Ordering::Relaxed)
+    openllmetry_core::Instrumentation::global().captures_content()
+}
+
+/// Whether secrets are masked in entity input/output (as in LLM content).
+pub(crate) fn mask_secrets() -> bool {
+    MASK_SECRETS.load(Ordering::Relaxed)
 }
 
 /// Set by `init` from the configuration.
-#[allow(dead_code)]
-pub(crate) fn set_content_capture(on: bool) {
-    CONTENT_CAPTURE.store(on, Ordering::Relaxed);
+pub(crate) fn set_mask_secrets(on: bool) {
+    MASK_SECRETS.store(on, Ordering::Relaxed);
 }

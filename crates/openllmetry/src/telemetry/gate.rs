@@ -5,14 +5,14 @@ use std::str::FromStr;
 
 /// `TRACELOOP_TELEMETRY`: the telemetry level (`off`, `local`, `on`, `debug`; see
 /// [`TelemetryLevel::from_str`] for the accepted spellings).
-pub const ENV_TELEMETRY: &str = "TRACELOOP_TELEMETRY";
+pub const ENV_TELEMETRY: &str = crate::env_vars::TRACELOOP_TELEMETRY;
 /// `TRACELOOP_TELEMETRY_ENDPOINT`: overrides the upload endpoint (used only at level `on`).
-pub const ENV_TELEMETRY_ENDPOINT: &str = "TRACELOOP_TELEMETRY_ENDPOINT";
+pub const ENV_TELEMETRY_ENDPOINT: &str = crate::env_vars::TRACELOOP_TELEMETRY_ENDPOINT;
 /// `DO_NOT_TRACK` (<https://consoledonottrack.com>): any non-empty value other than `0` or
 /// `false` turns telemetry off.
-pub const ENV_DO_NOT_TRACK: &str = "DO_NOT_TRACK";
+pub const ENV_DO_NOT_TRACK: &str = crate::env_vars::DO_NOT_TRACK;
 /// `CI`: any non-empty value other than `0` or `false` turns telemetry off.
-pub const ENV_CI: &str = "CI";
+pub const ENV_CI: &str = crate::env_vars::CI;
 
 /// How much the telemetry module does.
 ///

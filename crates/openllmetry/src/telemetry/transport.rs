@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use rustls_platform_verifier::BuilderVerifierExt;
 
-use super::config::TelemetryConfig;
 use super::gate::UploadToken;
 
 /// Pause before the single retry.
@@ -121,11 +120,12 @@ impl std::fmt::Debug for Uploader {
 }
 
 impl Uploader {
-    /// The token proves the gate allowed uploads; it is consumed.
-    pub(crate) fn new(_token: UploadToken, config: &TelemetryConfig) -> Uploader {
+    /// The token proves the gate allowed uploads; it is consumed. `timeout` bounds each
+    /// attempt (the telemetry config's `timeout`).
+    pub(crate) fn new(_token: UploadToken, endpoint: &str, timeout: Duration) -> Uploader {
         Uploader {
-            endpoint: Endpoint::parse(config.endpoint()),
-            timeout: config.timeout(),
+            endpoint: Endpoint::parse(endpoint),
+            timeout,
             tls: None,
         }
     }

@@ -88,7 +88,8 @@ impl Global {
         let sink = match self.decision.level() {
             TelemetryLevel::On => Sink::Upload(Box::new(Uploader::new(
                 self.decision.upload_token()?,
-                &self.config,
+                self.config.endpoint(),
+                self.config.timeout(),
             ))),
             TelemetryLevel::Debug => Sink::Stderr,
             TelemetryLevel::Off | TelemetryLevel::Local => return None,
