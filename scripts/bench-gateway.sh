@@ -13,8 +13,10 @@
 # 16), BENCH_THREADS (wrk threads, default 2), BENCH_WARMUP (seconds, default 2),
 # BENCH_GATEWAY_ENV (extra environment for the gateway, e.g.
 # "TRACELOOP_BLOCK_INSTRUMENTS=openai" to measure the proxy without the instrumentation),
-# BENCH_PERF=1 (also record the gateway with `perf record -g` during its measurement and print
-# the top functions by self time, for each call type).
+# BENCH_PERF=1 (also record the gateway with `perf record` (DWARF call graphs) during its
+# measurement and print the inclusive share of the frames that say where its CPU goes, for each
+# call type; the sampling itself costs the gateway some CPU, so the figures of such a run are
+# not the benchmark's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -215,7 +217,7 @@ NGINX
     local t0 t1 r
     local perf=""
     if [ -n "${BENCH_PERF:-}" ] && [ "$name" = gateway ]; then
-      perf record -F 499 -g -p "$gateway" -o "$TMP/perf.$label.data" -- sleep "$DURATION" \
+      perf record -F 199 --call-graph dwarf,16384 -p "$gateway" -o "$TMP/perf.$label.data" -- sleep "$DURATION" \
         >/dev/null 2>&1 &
       perf=$!
     fi
@@ -224,9 +226,14 @@ NGINX
     t1=$(cpu_ticks "${pids[@]}")
     if [ -n "$perf" ]; then
       wait "$perf" || true
-      echo "  $label / gateway: perf, top functions by self time:" >&2
-      perf report -i "$TMP/perf.$label.data" --no-children --stdio --sort symbol \
-        --percent-limit 0.7 2>/dev/null | grep -E '^ +[0-9]' | head -40 >&2 || true
+      # Inclusive share of the gateway's CPU samples of the frames that say where the time
+      # goes: the HTTP server, the upstream client, the instrumentation (request start,
+      # response end), the span export, the request log line, and system calls.
+      echo "  $label / gateway: perf, inclusive share of the gateway's samples:" >&2
+      perf report -i "$TMP/perf.$label.data" --children --stdio --sort symbol -g none \
+        --percent-limit 0.3 2>/dev/null | grep -E '^ +[0-9]' | sed 's/  */ /g' | grep -E \
+        'Dispatcher<D,Bs,I,T>::poll_catch|reqwest::async_impl::client::Pending as|Instrumentation::start_labelled|ResponseObserver::complete|call::finish|parse_response$|parse_request$|metrics::record_end|BatchSpanProcessor::get_spans_and_export|Encoding::span_len|tracing_core::event::Event::dispatch|\] entry_SYSCALL_64_after_hwframe|\] malloc$|\] cfree' \
+        | head -24 >&2 || true
     fi
     # proxy CPU per request, in microseconds
     local rps cpu_us
