@@ -1,0 +1,175 @@
+"""Calls Ollama, Mistral AI and Cohere endpoints with their official Python clients.
+
+Input (JSON on stdin):
+  {"ollama_host": "...", "mistral_server_url": "...", "cohere_base_url": "...",
+   "mistral_key": "...", "cohere_key": "...",
+   "scenarios": [{"name": "...", "api": "ollama.chat" | "mistral.chat" | "cohere.chat",
+                  "body": {...recorded request body...}}]}
+
+Every scenario calls the client with the recorded request body's parameters (the `stream`
+flag picks the client's streaming method where the client has a separate one). Output (JSON on
+stdout): {name: {"result": <parsed response>} or {"events": [<parsed stream events>]},
+plus "summary": what a span of the call should say (id, model, finish reasons as the semantic
+conventions name them, token counts, output text), computed from the client's parsed objects
+only}.
+"""
+
+import json
+import sys
+
+import cohere
+import ollama
+from mistralai.client import Mistral
+
+# Cohere v2 finish reasons as the GenAI semantic conventions name them.
+COHERE_FINISH = {
+    "COMPLETE": "stop",
+    "STOP_SEQUENCE": "stop",
+    "MAX_TOKENS": "length",
+    "TOOL_CALL": "tool_call",
+    "ERROR": "error",
+}
+OPENAI_FINISH = {"tool_calls": "tool_call", "function_call": "tool_call"}
+
+
+def dump(obj):
+    return obj.model_dump(mode="json")
+
+
+def empty_summary():
+    return {"id": None, "model": None, "finish_reasons": [], "input_tokens": None,
+            "output_tokens": None, "texts": []}
+
+
+def ollama_summary(result=None, events=None):
+    s = empty_summary()
+    if result is not None:
+        events = [result]
+    text = ""
+    for e in events:
+        s["model"] = s["model"] or e.get("model")
+        text += (e.get("message") or {}).get("content") or ""
+        if e.get("done"):
+            if e.get("done_reason"):
+                s["finish_reasons"] = [e["done_reason"]]
+            s["input_tokens"] = e.get("prompt_eval_count")
+            s["output_tokens"] = e.get("eval_count")
+    s["texts"] = [text] if text else []
+    return s
+
+
+def mistral_summary(result=None, events=None):
+    """Mistral chat bodies and chunks have the OpenAI chat shape."""
+    s = empty_summary()
+    if result is not None:
+        s["id"], s["model"] = result["id"], result["model"]
+        for c in result["choices"]:
+            if c.get("finish_reason"):
+                s["finish_reasons"].append(OPENAI_FINISH.get(c["finish_reason"], c["finish_reason"]))
+            if c["message"].get("content"):
+                s["texts"].append(c["message"]["content"])
+        usage = result.get("usage")
+    else:
+        texts, finish, usage = {}, {}, None
+        for e in events:
+            chunk = e["data"]
+            s["id"] = s["id"] or chunk.get("id")
+            s["model"] = s["model"] or chunk.get("model")
+            usage = chunk.get("usage") or usage
+            for c in chunk.get("choices") or []:
+                i = c["index"]
+                content = (c.get("delta") or {}).get("content")
+                if isinstance(content, str) and content:
+                    texts[i] = texts.get(i, "") + content
+                if c.get("finish_reason"):
+                    finish[i] = OPENAI_FINISH.get(c["finish_reason"], c["finish_reason"])
+        s["texts"] = [texts[i] for i in sorted(texts)]
+        s["finish_reasons"] = [finish[i] for i in sorted(finish)]
+    if usage:
+        s["input_tokens"] = usage.get("prompt_tokens")
+        s["output_tokens"] = usage.get("completion_tokens")
+    return s
+
+
+def cohere_tokens(s, usage):
+    """`billed_units` first, then `tokens` (what OpenLLMetry's Cohere instrumentation reports)."""
+    usage = usage or {}
+    for key in ("input_tokens", "output_tokens"):
+        for group in ("billed_units", "tokens"):
+            v = (usage.get(group) or {}).get(key)
+            if v is not None:
+                s[key] = int(v)
+                break
+
+
+def cohere_summary(result=None, events=None):
+    s = empty_summary()
+    if result is not None:
+        s["id"] = result["id"]
+        r = result.get("finish_reason")
+        if r:
+            s["finish_reasons"] = [COHERE_FINISH.get(r, r.lower())]
+        for part in result["message"].get("content") or []:
+            if part.get("type") == "text":
+                s["texts"].append(part["text"])
+        cohere_tokens(s, result.get("usage"))
+        return s
+    text = ""
+    for e in events:
+        t = e.get("type")
+        if t == "message-start":
+            s["id"] = e.get("id")
+        elif t == "content-delta":
+            text += ((e["delta"]["message"].get("content") or {}).get("text")) or ""
+        elif t == "message-end":
+            d = e.get("delta") or {}
+            if d.get("finish_reason"):
+                r = d["finish_reason"]
+                s["finish_reasons"] = [COHERE_FINISH.get(r, r.lower())]
+            cohere_tokens(s, d.get("usage"))
+    s["texts"] = [text] if text else []
+    return s
+
+
+def main():
+    spec = json.load(sys.stdin)
+    ol = ollama.Client(host=spec["ollama_host"], timeout=30)
+    mi = Mistral(api_key=spec["mistral_key"], server_url=spec["mistral_server_url"],
+                 timeout_ms=30000)
+    co = cohere.ClientV2(api_key=spec["cohere_key"], base_url=spec["cohere_base_url"],
+                         timeout=30)
+    out = {}
+    for sc in spec["scenarios"]:
+        api, body = sc["api"], dict(sc["body"])
+        stream = bool(body.get("stream"))
+        if api == "ollama.chat":
+            r = ol.chat(**body)
+            if stream:
+                events = [dump(e) for e in r]
+                out[sc["name"]] = {"events": events, "summary": ollama_summary(events=events)}
+            else:
+                result = dump(r)
+                out[sc["name"]] = {"result": result, "summary": ollama_summary(result=result)}
+        elif api == "mistral.chat":
+            body.pop("stream", None)
+            if stream:
+                events = [dump(e) for e in mi.chat.stream(**body)]
+                out[sc["name"]] = {"events": events, "summary": mistral_summary(events=events)}
+            else:
+                result = dump(mi.chat.complete(**body))
+                out[sc["name"]] = {"result": result, "summary": mistral_summary(result=result)}
+        elif api == "cohere.chat":
+            body.pop("stream", None)
+            if stream:
+                events = [dump(e) for e in co.chat_stream(**body)]
+                out[sc["name"]] = {"events": events, "summary": cohere_summary(events=events)}
+            else:
+                result = dump(co.chat(**body))
+                out[sc["name"]] = {"result": result, "summary": cohere_summary(result=result)}
+        else:
+            raise SystemExit(f"unknown api {api}")
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
