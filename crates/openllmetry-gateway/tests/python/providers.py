@@ -1,10 +1,11 @@
-"""Calls Ollama, Mistral AI and Cohere endpoints with their official Python clients.
+"""Calls Ollama, Mistral AI, Cohere and Gemini endpoints with their official Python clients.
 
 Input (JSON on stdin):
   {"ollama_host": "...", "mistral_server_url": "...", "cohere_base_url": "...",
-   "mistral_key": "...", "cohere_key": "...",
-   "scenarios": [{"name": "...", "api": "ollama.chat" | "mistral.chat" | "cohere.chat",
-                  "body": {...recorded request body...}}]}
+   "gemini_base_url": "...", "mistral_key": "...", "cohere_key": "...", "gemini_key": "...",
+   "scenarios": [{"name": "...", "api": "ollama.chat" | "mistral.chat" | "cohere.chat" |
+                  "gemini.generate_content", "body": {...recorded request body...},
+                  "model": "..." (Gemini: from the recorded URL), "stream": true | false}]}
 
 Every scenario calls the client with the recorded request body's parameters (the `stream`
 flag picks the client's streaming method where the client has a separate one). Output (JSON on
@@ -15,10 +16,13 @@ only}.
 """
 
 import json
+import re
 import sys
 
 import cohere
 import ollama
+from google import genai
+from google.genai import types as genai_types
 from mistralai.client import Mistral
 
 # Cohere v2 finish reasons as the GenAI semantic conventions name them.
@@ -30,10 +34,14 @@ COHERE_FINISH = {
     "ERROR": "error",
 }
 OPENAI_FINISH = {"tool_calls": "tool_call", "function_call": "tool_call"}
+# Gemini finish reasons as OpenLLMetry's google-generativeai instrumentation maps them.
+GEMINI_FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter",
+                 "RECITATION": "content_filter", "OTHER": "error"}
 
 
 def dump(obj):
-    return obj.model_dump(mode="json")
+    # (google-genai responses also carry the HTTP headers, which are not the parsed result.)
+    return obj.model_dump(mode="json", exclude={"sdk_http_response"})
 
 
 def empty_summary():
@@ -131,6 +139,40 @@ def cohere_summary(result=None, events=None):
     return s
 
 
+def gemini_summary(results):
+    """One response, or the chunks of a stream (text concatenated, the last usage wins)."""
+    s = empty_summary()
+    text, parts, usage = "", [], None
+    for r in results:
+        s["id"] = s["id"] or r.get("response_id")
+        s["model"] = s["model"] or r.get("model_version")
+        usage = r.get("usage_metadata") or usage
+        for c in r.get("candidates") or []:
+            if c.get("finish_reason"):
+                s["finish_reasons"] = [GEMINI_FINISH.get(c["finish_reason"], c["finish_reason"])]
+            for p in (c.get("content") or {}).get("parts") or []:
+                if p.get("text") and not p.get("thought"):
+                    text += p["text"]
+                    parts.append(p["text"])
+    s["texts"] = parts if len(results) == 1 else ([text] if text else [])
+    if usage:
+        s["input_tokens"] = usage.get("prompt_token_count")
+        s["output_tokens"] = usage.get("candidates_token_count")
+    return s
+
+
+def snake(name):
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def gemini_config(body):
+    """The recorded `generationConfig` and `systemInstruction` as the SDK's config."""
+    config = {snake(k): v for k, v in (body.get("generationConfig") or {}).items()}
+    if "systemInstruction" in body:
+        config["system_instruction"] = body["systemInstruction"]
+    return config or None
+
+
 def main():
     spec = json.load(sys.stdin)
     ol = ollama.Client(host=spec["ollama_host"], timeout=30)
@@ -138,6 +180,8 @@ def main():
                  timeout_ms=30000)
     co = cohere.ClientV2(api_key=spec["cohere_key"], base_url=spec["cohere_base_url"],
                          timeout=30)
+    ge = genai.Client(api_key=spec["gemini_key"], http_options=genai_types.HttpOptions(
+        base_url=spec["gemini_base_url"], api_version="v1beta", timeout=30000))
     out = {}
     for sc in spec["scenarios"]:
         api, body = sc["api"], dict(sc["body"])
@@ -166,6 +210,15 @@ def main():
             else:
                 result = dump(co.chat(**body))
                 out[sc["name"]] = {"result": result, "summary": cohere_summary(result=result)}
+        elif api == "gemini.generate_content":
+            args = {"model": sc["model"], "contents": body["contents"],
+                    "config": gemini_config(body)}
+            if sc["stream"]:
+                events = [dump(e) for e in ge.models.generate_content_stream(**args)]
+                out[sc["name"]] = {"events": events, "summary": gemini_summary(events)}
+            else:
+                result = dump(ge.models.generate_content(**args))
+                out[sc["name"]] = {"result": result, "summary": gemini_summary([result])}
         else:
             raise SystemExit(f"unknown api {api}")
     json.dump(out, sys.stdout)
