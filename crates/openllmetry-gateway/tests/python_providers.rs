@@ -1,5 +1,6 @@
-//! The official Python `ollama`, `mistralai`, `cohere` and `google-genai` clients as callers of
-//! the gateway's provider routes (`/ollama`, `/mistral`, `/cohere`, `/gemini`): their parsed results through the gateway
+//! The official Python `ollama`, `mistralai`, `cohere`, `google-genai` and `boto3` clients as
+//! callers of the gateway's provider routes (`/ollama`, `/mistral`, `/cohere`, `/gemini`,
+//! `/bedrock`, which re-signs with the gateway's own test AWS credentials): their parsed results through the gateway
 //! equal what they get from the replayed provider directly, and the spans the gateway exports
 //! to a real OTLP receiver carry the facts of the recorded bodies (model, token counts, finish
 //! reason, text), with no API key anywhere in the exported bytes or the gateway's logs.
@@ -7,7 +8,8 @@
 //! Base URLs: `ollama.Client(host="<gateway>/ollama")`,
 //! `mistralai.client.Mistral(server_url="<gateway>/mistral")`,
 //! `cohere.ClientV2(base_url="<gateway>/cohere")`,
-//! `google.genai.Client(http_options=HttpOptions(base_url="<gateway>/gemini"))`.
+//! `google.genai.Client(http_options=HttpOptions(base_url="<gateway>/gemini"))`,
+//! `boto3.client("bedrock-runtime", endpoint_url="<gateway>/bedrock")`.
 
 mod common;
 
@@ -24,6 +26,12 @@ use serde_json::{Value, json};
 const MISTRAL_KEY: &str = "mistral-test-gateway-SECRET-0123456789";
 const COHERE_KEY: &str = "cohere-test-gateway-SECRET-9876543210";
 const GEMINI_KEY: &str = "gemini-test-gateway-SECRET-5555500000";
+/// AWS test credentials: the client's (it signs for the host it calls) and the gateway's (it
+/// re-signs what it forwards to Bedrock).
+const CLIENT_AWS_KEY_ID: &str = "AKIDCLIENTTEST";
+const CLIENT_AWS_SECRET: &str = "client/test/SECRET/key";
+const GATEWAY_AWS_KEY_ID: &str = "AKIDGATEWAYTEST";
+const GATEWAY_AWS_SECRET: &str = "gateway/test/SECRET/key";
 
 /// (name, cassette under `openllmetry-testkit/cassettes/`, interaction index, client API).
 const SCENARIOS: &[(&str, &str, usize, &str)] = &[
@@ -75,6 +83,18 @@ const SCENARIOS: &[(&str, &str, usize, &str)] = &[
         0,
         "gemini.generate_content",
     ),
+    (
+        "bedrock_converse",
+        "openllmetry/bedrock/test_titan/test_titan_converse.yaml",
+        0,
+        "bedrock.converse",
+    ),
+    (
+        "bedrock_converse_stream",
+        "openllmetry/bedrock/test_titan/test_titan_converse_stream.yaml",
+        0,
+        "bedrock.converse",
+    ),
 ];
 
 /// The client's provider: (route prefix, span name, `gen_ai.provider.name`, operation).
@@ -85,6 +105,7 @@ fn provider(api: &str) -> (&'static str, &'static str, &'static str, &'static st
         "cohere.chat" => ("cohere", "cohere.chat", "cohere", "chat"),
         // (`generateContent` is recorded as a chat, as openllmetry-core documents.)
         "gemini.generate_content" => ("gemini", "gemini.generate_content", "gcp.gemini", "chat"),
+        "bedrock.converse" => ("bedrock", "bedrock.converse", "aws.bedrock", "chat"),
         other => panic!("unknown api {other}"),
     }
 }
@@ -131,16 +152,48 @@ fn is_stream(it: &Interaction) -> bool {
         .as_bool()
         .unwrap_or(false)
         || it.request.uri.contains(":streamGenerateContent")
+        || it.request.uri.ends_with("/converse-stream")
 }
 
-/// The requested model: the body's `model`, else (Gemini) from the recorded URL
-/// (`…/models/{model}:{method}`).
+/// The requested model as the client takes it: the body's `model`, else from the recorded
+/// URL (Gemini `…/models/{model}:{method}`, Bedrock `…/model/{model id}/{operation}`).
 fn request_model(it: &Interaction) -> String {
     if let Some(m) = it.request.body_json().unwrap()["model"].as_str() {
         return m.to_owned();
     }
-    let (_, rest) = it.request.uri.split_once("/models/").expect("a model");
-    rest.split_once(':').expect("a method").0.to_owned()
+    if let Some((_, rest)) = it.request.uri.split_once("/models/") {
+        return rest.split_once(':').expect("a method").0.to_owned();
+    }
+    let (_, rest) = it.request.uri.split_once("/model/").expect("a model");
+    let id = rest.rsplit_once('/').expect("an operation").0;
+    id.replace("%3A", ":").replace("%2F", "/")
+}
+
+/// `gen_ai.request.model` of the span: the requested model, for Bedrock without the vendor
+/// prefix (`amazon.titan-text-express-v1` → `titan-text-express-v1`), as OpenLLMetry's
+/// Bedrock instrumentation reports it.
+fn span_model(api: &str, it: &Interaction) -> String {
+    let model = request_model(it);
+    match api {
+        "bedrock.converse" => model.split_once('.').expect("a vendor").1.to_owned(),
+        _ => model,
+    }
+}
+
+/// The text values (`text` or `content` strings) of a message, recursively, in order.
+fn message_texts(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Array(a) => a.iter().for_each(|x| message_texts(x, out)),
+        Value::Object(o) => {
+            for (k, x) in o {
+                match x {
+                    Value::String(s) if k == "text" || k == "content" => out.push(s.clone()),
+                    _ => message_texts(x, out),
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn spec(base: &dyn Fn(&str) -> String, interactions: &[Interaction], bodies: &[Value]) -> Value {
@@ -157,9 +210,12 @@ fn spec(base: &dyn Fn(&str) -> String, interactions: &[Interaction], bodies: &[V
         "mistral_server_url": base("mistral"),
         "cohere_base_url": base("cohere"),
         "gemini_base_url": base("gemini"),
+        "bedrock_endpoint_url": base("bedrock"),
         "mistral_key": MISTRAL_KEY,
         "cohere_key": COHERE_KEY,
         "gemini_key": GEMINI_KEY,
+        "aws_access_key_id": CLIENT_AWS_KEY_ID,
+        "aws_secret_access_key": CLIENT_AWS_SECRET,
         "scenarios": scenarios,
     })
 }
@@ -235,7 +291,7 @@ fn check_span(
     );
     assert_eq!(
         span.attr_str("gen_ai.request.model"),
-        Some(request_model(it).as_str()),
+        Some(span_model(api, it).as_str()),
         "{ctx}"
     );
     assert_eq!(span.attr_str("server.address"), Some("127.0.0.1"), "{ctx}");
@@ -274,12 +330,11 @@ fn check_span(
     let input = json_attr(span, "gen_ai.input.messages");
     let mut recorded = Vec::new();
     strings(&input, &mut recorded);
-    let prompt = match body["messages"].as_array() {
-        Some(messages) => messages.last().unwrap()["content"].as_str().unwrap(),
-        None => body["contents"].as_array().unwrap().last().unwrap()["parts"][0]["text"]
-            .as_str()
-            .unwrap(),
-    };
+    // The last text of the last message (`messages`, or Gemini's `contents`).
+    let messages = body.get("messages").unwrap_or(&body["contents"]);
+    let mut last = Vec::new();
+    message_texts(messages.as_array().unwrap().last().unwrap(), &mut last);
+    let prompt = last.last().expect("a prompt").as_str();
     assert!(
         recorded.iter().any(|s| s == prompt),
         "{ctx}: prompt {prompt:?} not in gen_ai.input.messages {input}"
@@ -302,7 +357,7 @@ fn official_provider_python_clients_through_the_gateway() {
     if std::env::var_os("OPENLLMETRY_TEST_PYTHON").is_none() {
         eprintln!(
             "skipped: OPENLLMETRY_TEST_PYTHON is unset (run scripts/setup-python.sh and set it to \
-             .venv/bin/python to run the ollama/mistralai/cohere/google-genai client tests)"
+             .venv/bin/python to run the ollama/mistralai/cohere/google-genai/boto3 client tests)"
         );
         return;
     }
@@ -331,13 +386,15 @@ fn official_provider_python_clients_through_the_gateway() {
     let gemini = ReplayServer::pool(of("gemini.generate_content"))
         .spawn()
         .unwrap();
+    let bedrock = ReplayServer::pool(of("bedrock.converse")).spawn().unwrap();
     // OpenAI and Anthropic routes are not called: their upstream answers nothing.
     let unused = ReplayServer::pool(Vec::new()).spawn().unwrap();
     let upstream_of = |api: &str| match provider(api).0 {
         "ollama" => &ollama,
         "mistral" => &mistral,
         "cohere" => &cohere,
-        _ => &gemini,
+        "gemini" => &gemini,
+        _ => &bedrock,
     };
     let receiver = OtlpReceiver::start();
     let mut gateway = GatewayOpts::replay(&unused.base_url())
@@ -350,27 +407,25 @@ fn official_provider_python_clients_through_the_gateway() {
         .arg(&cohere.base_url())
         .arg("--gemini-upstream")
         .arg(&gemini.base_url())
+        .arg("--bedrock-upstream")
+        .arg(&bedrock.base_url())
+        .env("AWS_ACCESS_KEY_ID", GATEWAY_AWS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", GATEWAY_AWS_SECRET)
+        .env("AWS_SESSION_TOKEN", "")
+        .env("AWS_REGION", "us-east-1")
         .spawn();
 
-    let (direct_out, via_gateway) = std::thread::scope(|s| {
-        let d = s.spawn(|| {
-            run_python(
-                "providers.py",
-                &spec(&|_| direct.base_url(), &interactions, &bodies),
-            )
-        });
-        let g = s.spawn(|| {
-            run_python(
-                "providers.py",
-                &spec(
-                    &|route| gateway.url(&format!("/{route}")),
-                    &interactions,
-                    &bodies,
-                ),
-            )
-        });
-        (d.join().unwrap(), g.join().unwrap())
-    });
+    // One Python process calls the replayer directly, then the gateway.
+    let sides = [
+        spec(&|_| direct.base_url(), &interactions, &bodies),
+        spec(
+            &|route| gateway.url(&format!("/{route}")),
+            &interactions,
+            &bodies,
+        ),
+    ];
+    let out = run_python("providers.py", &json!({ "sides": sides }));
+    let (direct_out, via_gateway) = (&out[0], &out[1]);
 
     // Each call reached its recorded interaction, with the body the client sends for the
     // recorded parameters, on both sides.
@@ -399,6 +454,7 @@ fn official_provider_python_clients_through_the_gateway() {
         "mistral.chat",
         "cohere.chat",
         "gemini.generate_content",
+        "bedrock.converse",
     ] {
         let server = upstream_of(api);
         let requests = server.requests();
@@ -442,6 +498,17 @@ fn official_provider_python_clients_through_the_gateway() {
                 "gemini.generate_content" => {
                     assert_eq!(r.header("x-goog-api-key"), Some(GEMINI_KEY), "{name}")
                 }
+                // Re-signed by the gateway (the client's signature is for the gateway's host;
+                // tests/bedrock.rs verifies the signature itself).
+                "bedrock.converse" => {
+                    let auth = r.header("authorization").unwrap_or_default();
+                    assert!(
+                        auth.starts_with(&format!(
+                            "AWS4-HMAC-SHA256 Credential={GATEWAY_AWS_KEY_ID}/"
+                        )) && !auth.contains(CLIENT_AWS_KEY_ID),
+                        "{name}: {auth}"
+                    );
+                }
                 _ => {}
             }
         }
@@ -471,13 +538,29 @@ fn official_provider_python_clients_through_the_gateway() {
     // No credential in any byte the receiver got, nor in the gateway's logs (which do say
     // `AWS_SECRET_ACCESS_KEY`, so only the keys themselves are looked for there).
     gateway.stop();
-    for secret in [MISTRAL_KEY, COHERE_KEY, GEMINI_KEY, "SECRET"] {
+    for secret in [
+        MISTRAL_KEY,
+        COHERE_KEY,
+        GEMINI_KEY,
+        CLIENT_AWS_KEY_ID,
+        CLIENT_AWS_SECRET,
+        GATEWAY_AWS_KEY_ID,
+        GATEWAY_AWS_SECRET,
+        "SECRET",
+    ] {
         assert!(
             !receiver.raw_contains(secret.as_bytes()),
             "{secret} reached the OTLP receiver"
         );
     }
-    for secret in [MISTRAL_KEY, COHERE_KEY, GEMINI_KEY] {
+    for secret in [
+        MISTRAL_KEY,
+        COHERE_KEY,
+        GEMINI_KEY,
+        CLIENT_AWS_KEY_ID,
+        CLIENT_AWS_SECRET,
+        GATEWAY_AWS_SECRET,
+    ] {
         assert!(
             !gateway.stderr().contains(secret),
             "{secret} in the gateway's logs"

@@ -1,15 +1,20 @@
-"""Calls Ollama, Mistral AI, Cohere and Gemini endpoints with their official Python clients.
+"""Calls Ollama, Mistral AI, Cohere, Gemini and Bedrock endpoints with their official Python
+clients.
 
-Input (JSON on stdin):
+Input (JSON on stdin): {"sides": [<spec>, ...]}, each side called in turn, each spec
   {"ollama_host": "...", "mistral_server_url": "...", "cohere_base_url": "...",
-   "gemini_base_url": "...", "mistral_key": "...", "cohere_key": "...", "gemini_key": "...",
+   "gemini_base_url": "...", "bedrock_endpoint_url": "...", "mistral_key": "...",
+   "cohere_key": "...", "gemini_key": "...", "aws_access_key_id": "...",
+   "aws_secret_access_key": "...",
    "scenarios": [{"name": "...", "api": "ollama.chat" | "mistral.chat" | "cohere.chat" |
-                  "gemini.generate_content", "body": {...recorded request body...},
-                  "model": "..." (Gemini: from the recorded URL), "stream": true | false}]}
+                  "gemini.generate_content" | "bedrock.converse",
+                  "body": {...recorded request body...},
+                  "model": "..." (Gemini, Bedrock: from the recorded URL),
+                  "stream": true | false}]}
 
 Every scenario calls the client with the recorded request body's parameters (the `stream`
 flag picks the client's streaming method where the client has a separate one). Output (JSON on
-stdout): {name: {"result": <parsed response>} or {"events": [<parsed stream events>]},
+stdout): one object per side, {name: {"result": <parsed response>} or {"events": [<parsed stream events>]},
 plus "summary": what a span of the call should say (id, model, finish reasons as the semantic
 conventions name them, token counts, output text), computed from the client's parsed objects
 only}.
@@ -19,7 +24,9 @@ import json
 import re
 import sys
 
+import boto3
 import cohere
+from botocore.config import Config as BotoConfig
 import ollama
 from google import genai
 from google.genai import types as genai_types
@@ -37,6 +44,10 @@ OPENAI_FINISH = {"tool_calls": "tool_call", "function_call": "tool_call"}
 # Gemini finish reasons as OpenLLMetry's google-generativeai instrumentation maps them.
 GEMINI_FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter",
                  "RECITATION": "content_filter", "OTHER": "error"}
+# Bedrock Converse stop reasons as the GenAI semantic conventions name them.
+BEDROCK_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
+                  "tool_use": "tool_call", "guardrail_intervened": "content_filter",
+                  "content_filtered": "content_filter"}
 
 
 def dump(obj):
@@ -161,6 +172,36 @@ def gemini_summary(results):
     return s
 
 
+def bedrock_summary(result=None, events=None):
+    """Converse bodies carry no id or model; usage and stop reason, text blocks."""
+    s = empty_summary()
+    if result is not None:
+        r = result.get("stopReason")
+        if r:
+            s["finish_reasons"] = [BEDROCK_FINISH.get(r, r)]
+        for block in ((result.get("output") or {}).get("message") or {}).get("content") or []:
+            if "text" in block:
+                s["texts"].append(block["text"])
+        usage = result.get("usage") or {}
+    else:
+        texts, usage = {}, {}
+        for e in events:
+            if "contentBlockDelta" in e:
+                d = e["contentBlockDelta"]
+                i = d.get("contentBlockIndex", 0)
+                texts[i] = texts.get(i, "") + ((d.get("delta") or {}).get("text") or "")
+            elif "messageStop" in e:
+                r = e["messageStop"].get("stopReason")
+                if r:
+                    s["finish_reasons"] = [BEDROCK_FINISH.get(r, r)]
+            elif "metadata" in e:
+                usage = e["metadata"].get("usage") or usage
+        s["texts"] = [texts[i] for i in sorted(texts) if texts[i]]
+    s["input_tokens"] = usage.get("inputTokens")
+    s["output_tokens"] = usage.get("outputTokens")
+    return s
+
+
 def snake(name):
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
@@ -173,8 +214,7 @@ def gemini_config(body):
     return config or None
 
 
-def main():
-    spec = json.load(sys.stdin)
+def run(spec):
     ol = ollama.Client(host=spec["ollama_host"], timeout=30)
     mi = Mistral(api_key=spec["mistral_key"], server_url=spec["mistral_server_url"],
                  timeout_ms=30000)
@@ -182,6 +222,11 @@ def main():
                          timeout=30)
     ge = genai.Client(api_key=spec["gemini_key"], http_options=genai_types.HttpOptions(
         base_url=spec["gemini_base_url"], api_version="v1beta", timeout=30000))
+    br = boto3.client(
+        "bedrock-runtime", region_name="us-east-1", endpoint_url=spec["bedrock_endpoint_url"],
+        aws_access_key_id=spec["aws_access_key_id"],
+        aws_secret_access_key=spec["aws_secret_access_key"], aws_session_token=None,
+        config=BotoConfig(retries={"max_attempts": 1}, read_timeout=30, connect_timeout=30))
     out = {}
     for sc in spec["scenarios"]:
         api, body = sc["api"], dict(sc["body"])
@@ -219,9 +264,24 @@ def main():
             else:
                 result = dump(ge.models.generate_content(**args))
                 out[sc["name"]] = {"result": result, "summary": gemini_summary([result])}
+        elif api == "bedrock.converse":
+            if sc["stream"]:
+                r = br.converse_stream(modelId=sc["model"], **body)
+                events = list(r["stream"])
+                out[sc["name"]] = {"events": events, "summary": bedrock_summary(events=events)}
+            else:
+                result = br.converse(modelId=sc["model"], **body)
+                # (The HTTP metadata: request id, headers, retries; not the parsed result.)
+                result.pop("ResponseMetadata", None)
+                out[sc["name"]] = {"result": result, "summary": bedrock_summary(result=result)}
         else:
             raise SystemExit(f"unknown api {api}")
-    json.dump(out, sys.stdout)
+    return out
+
+
+def main():
+    # One process for every side (imports are the slow part of this script).
+    json.dump([run(side) for side in json.load(sys.stdin)["sides"]], sys.stdout)
 
 
 if __name__ == "__main__":
