@@ -21,6 +21,7 @@ only}.
 """
 
 import json
+import os
 import re
 import sys
 
@@ -220,7 +221,7 @@ def run(spec):
                  timeout_ms=30000)
     co = cohere.ClientV2(api_key=spec["cohere_key"], base_url=spec["cohere_base_url"],
                          timeout=30)
-    ge = genai.Client(api_key=spec["gemini_key"], http_options=genai_types.HttpOptions(
+    ge = genai.Client(vertexai=False, api_key=spec["gemini_key"], http_options=genai_types.HttpOptions(
         base_url=spec["gemini_base_url"], api_version="v1beta", timeout=30000))
     br = boto3.client(
         "bedrock-runtime", region_name="us-east-1", endpoint_url=spec["bedrock_endpoint_url"],
@@ -279,7 +280,21 @@ def run(spec):
     return out
 
 
+def isolate_environment():
+    """Only the spec decides where the clients go and with which credentials: no proxy, no
+    AWS profile or config file, no Vertex AI switch from the caller's environment."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+                "all_proxy", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL",
+                "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "GOOGLE_GENAI_USE_VERTEXAI",
+                "OLLAMA_HOST"):
+        os.environ.pop(var, None)
+    os.environ["AWS_CONFIG_FILE"] = os.devnull
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+
+
 def main():
+    isolate_environment()
     # One process for every side (imports are the slow part of this script).
     json.dump([run(side) for side in json.load(sys.stdin)["sides"]], sys.stdout)
 
