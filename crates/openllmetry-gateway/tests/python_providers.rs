@@ -1,9 +1,11 @@
 //! The official Python `ollama`, `mistralai`, `cohere`, `google-genai` and `boto3` clients as
 //! callers of the gateway's provider routes (`/ollama`, `/mistral`, `/cohere`, `/gemini`,
-//! `/bedrock`, which re-signs with the gateway's own test AWS credentials): their parsed results through the gateway
-//! equal what they get from the replayed provider directly, and the spans the gateway exports
-//! to a real OTLP receiver carry the facts of the recorded bodies (model, token counts, finish
-//! reason, text), with no API key anywhere in the exported bytes or the gateway's logs.
+//! `/bedrock`, which re-signs with the gateway's own test AWS credentials): their parsed
+//! results through the gateway equal what they get from the replayed provider directly, and
+//! the spans the gateway exports to a real OTLP receiver carry the facts of the recorded
+//! bodies (model, token counts, finish reason, text), with no API key or AWS credential
+//! anywhere in the exported bytes or the gateway's logs. Skipped (with a message) when
+//! `OPENLLMETRY_TEST_PYTHON` is unset; `scripts/setup-python.sh` installs the pinned clients.
 //!
 //! Base URLs: `ollama.Client(host="<gateway>/ollama")`,
 //! `mistralai.client.Mistral(server_url="<gateway>/mistral")`,
