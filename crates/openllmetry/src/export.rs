@@ -342,7 +342,8 @@ fn mark(span: &mut SpanData, mut keys: Vec<String>) {
 }
 
 /// Applies the attribute value length limit (characters) to every string value.
-pub(crate) fn limit_values(span: &mut SpanData, max_chars: usize) {
+/// Returns whether anything was cut.
+pub(crate) fn limit_values(span: &mut SpanData, max_chars: usize) -> bool {
     let mut keys = Vec::new();
     for (slot, len) in string_slots(span) {
         // A string of at most `max_chars` bytes has at most `max_chars` characters.
@@ -352,15 +353,17 @@ pub(crate) fn limit_values(span: &mut SpanData, max_chars: usize) {
             keys.push(k);
         }
     }
+    let cut_any = !keys.is_empty();
     mark(span, keys);
+    cut_any
 }
 
 /// Truncates the span's largest string values until its encoded size is at most `budget`
-/// (content is where the bytes are); marks what was cut.
-pub(crate) fn shrink(span: &mut SpanData, budget: usize, enc: Encoding) {
+/// (content is where the bytes are); marks what was cut. `size` is the span's encoded size
+/// now; returns its encoded size after.
+pub(crate) fn shrink(span: &mut SpanData, budget: usize, enc: Encoding, mut size: usize) -> usize {
     let budget = budget.saturating_sub(MARK_ROOM);
     let mut keys = Vec::new();
-    let mut size = enc.span_len(span);
     let mut guard = 0;
     while size > budget && guard < 10_000 {
         guard += 1;
@@ -380,7 +383,11 @@ pub(crate) fn shrink(span: &mut SpanData, budget: usize, enc: Encoding) {
         }
         size = enc.span_len(span);
     }
+    if keys.is_empty() {
+        return size;
+    }
     mark(span, keys);
+    enc.span_len(span)
 }
 
 /// Spans waiting for export: their number and estimated encoded bytes.
@@ -449,8 +456,7 @@ impl<P: SpanProcessor> SpanProcessor for Budgeted<P> {
         let used = b.bytes.load(Ordering::Relaxed);
         if used.saturating_add(size) > b.max_bytes {
             let room = b.max_bytes.saturating_sub(used).max(OVER_BUDGET_SPAN_BYTES);
-            shrink(&mut span, room, b.enc);
-            size = b.enc.span_len(&span);
+            size = shrink(&mut span, room, b.enc, size);
         }
         b.bytes.fetch_add(size, Ordering::Relaxed);
         b.spans.fetch_add(1, Ordering::Relaxed);
@@ -503,7 +509,9 @@ impl<E> Bounded<E> {
 impl<E: SpanExporter> SpanExporter for Bounded<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let enc = self.budget.enc;
-        let charged: usize = batch.iter().map(|s| enc.span_len(s)).sum();
+        // Each span's encoded size is computed once here (and again only if it is cut): what
+        // the queue charged for it is its size as it arrives.
+        let mut charged = 0;
         let count = batch.len();
         let room = self
             .max_request_bytes
@@ -513,13 +521,15 @@ impl<E: SpanExporter> SpanExporter for Bounded<E> {
         let mut current = Vec::new();
         let mut current_len = 0;
         for mut span in batch {
-            if let Some(limit) = self.value_limit {
-                limit_values(&mut span, limit);
-            }
             let mut len = enc.span_len(&span);
-            if len > room {
-                shrink(&mut span, room, enc);
+            charged += len;
+            if let Some(limit) = self.value_limit
+                && limit_values(&mut span, limit)
+            {
                 len = enc.span_len(&span);
+            }
+            if len > room {
+                len = shrink(&mut span, room, enc, len);
             }
             if !current.is_empty() && current_len + len > room {
                 requests.push(std::mem::take(&mut current));
@@ -692,8 +702,14 @@ mod tests {
             ],
             vec![],
         );
-        shrink(&mut s, 100_000, Encoding::Json);
-        assert!(Encoding::Json.span_len(&s) <= 100_000);
+        let before = Encoding::Json.span_len(&s);
+        let after = shrink(&mut s, 100_000, Encoding::Json, before);
+        assert_eq!(
+            after,
+            Encoding::Json.span_len(&s),
+            "the size returned is the size"
+        );
+        assert!(after <= 100_000);
         let prompt = s
             .attributes
             .iter()
