@@ -96,23 +96,6 @@ fn spec(openai_base: &str, anthropic_base: &str, bodies: &[Value]) -> Value {
     })
 }
 
-/// Every string of a JSON value (recursively), for "this text was recorded" checks.
-fn strings(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
-        Value::Object(o) => o.values().for_each(|x| strings(x, out)),
-        _ => {}
-    }
-}
-
-fn json_attr(span: &ReceivedSpan, key: &str) -> Value {
-    let s = span
-        .attr_str(key)
-        .unwrap_or_else(|| panic!("span {} has no {key}: {:#?}", span.name, span.attributes));
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("{key} is not JSON ({e}): {s}"))
-}
-
 /// Parts of the output messages with this `type`.
 fn output_parts(span: &ReceivedSpan, kind: &str) -> Vec<Value> {
     let out = json_attr(span, "gen_ai.output.messages");

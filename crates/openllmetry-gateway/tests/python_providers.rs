@@ -113,8 +113,8 @@ fn provider(api: &str) -> (&'static str, &'static str, &'static str, &'static st
 }
 
 /// One interaction of a vendored cassette, without the URI fragment some SDKs record
-/// (`#stream`; never sent on the wire). pydantic-ai's recordings give the request body as
-/// YAML (`parsed_body`), which the testkit's loader leaves out: it becomes the JSON body here.
+/// (`#stream`; never sent on the wire). (pydantic-ai's recordings give the request body as
+/// YAML, `parsed_body`, which the loader writes back as JSON.)
 fn recorded(name: &str, index: usize) -> Interaction {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../openllmetry-testkit/cassettes")
@@ -124,14 +124,7 @@ fn recorded(name: &str, index: usize) -> Interaction {
     if let Some(i) = it.request.uri.find('#') {
         it.request.uri.truncate(i);
     }
-    if it.request.body.is_empty() {
-        let yaml: serde_yaml_ng::Value =
-            serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let parsed = &yaml["interactions"][index]["request"]["parsed_body"];
-        assert!(parsed.is_mapping(), "{name}: no request body");
-        let body: Value = serde_yaml_ng::from_value(parsed.clone()).unwrap();
-        it.request.body = serde_json::to_vec(&body).unwrap();
-    }
+    assert!(!it.request.body.is_empty(), "{name}: no request body");
     it
 }
 
@@ -220,23 +213,6 @@ fn spec(base: &dyn Fn(&str) -> String, interactions: &[Interaction], bodies: &[V
         "aws_secret_access_key": CLIENT_AWS_SECRET,
         "scenarios": scenarios,
     })
-}
-
-/// Every string of a JSON value (recursively), for "this text was recorded" checks.
-fn strings(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
-        Value::Object(o) => o.values().for_each(|x| strings(x, out)),
-        _ => {}
-    }
-}
-
-fn json_attr(span: &ReceivedSpan, key: &str) -> Value {
-    let s = span
-        .attr_str(key)
-        .unwrap_or_else(|| panic!("span {} has no {key}: {:#?}", span.name, span.attributes));
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("{key} is not JSON ({e}): {s}"))
 }
 
 /// The span of a scenario: its span name, stream flag and (when the response has one) id.

@@ -32,6 +32,9 @@
 //! to see a trace with no API key): point a client's base URL at it and every call becomes
 //! the same spans and metrics.
 //!
+// Without the `otlp` feature the bounded OTLP export pipeline (export.rs and its diagnostics)
+// is compiled but not used.
+#![cfg_attr(not(feature = "otlp"), allow(dead_code, unused_imports))]
 #![doc = include_str!("docs/configuration.md")]
 #![warn(
     missing_docs,

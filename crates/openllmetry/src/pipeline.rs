@@ -16,6 +16,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
+#[cfg(feature = "otlp")]
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
@@ -95,6 +96,7 @@ fn exporter_error(e: impl fmt::Display) -> ConfigError {
     ConfigError::Exporter(e.to_string())
 }
 
+#[cfg(feature = "otlp")]
 fn check_runtime(endpoint: &SignalEndpoint) -> Result<(), ConfigError> {
     if endpoint.protocol == Protocol::Grpc && tokio::runtime::Handle::try_current().is_err() {
         return Err(ConfigError::NoRuntimeForGrpc);
@@ -102,6 +104,7 @@ fn check_runtime(endpoint: &SignalEndpoint) -> Result<(), ConfigError> {
     Ok(())
 }
 
+#[cfg(feature = "otlp")]
 fn metadata(headers: &BTreeMap<String, String>) -> tonic::metadata::MetadataMap {
     let mut map = tonic::metadata::MetadataMap::new();
     for (k, v) in headers {
@@ -115,6 +118,7 @@ fn metadata(headers: &BTreeMap<String, String>) -> tonic::metadata::MetadataMap 
     map
 }
 
+#[cfg(feature = "otlp")]
 fn http_headers(headers: &BTreeMap<String, String>) -> HashMap<String, String> {
     headers
         .iter()
@@ -122,6 +126,7 @@ fn http_headers(headers: &BTreeMap<String, String>) -> HashMap<String, String> {
         .collect()
 }
 
+#[cfg(feature = "otlp")]
 /// The gRPC channel for `endpoint`, every wait bounded by its export timeout: the request,
 /// the TCP connect and (for `grpcs://`, resolved to `https://`) the TLS handshake, verified
 /// against the OS roots. tonic's request timeout alone does not cover connecting: a
@@ -143,6 +148,7 @@ fn grpc_channel(endpoint: &SignalEndpoint) -> Result<tonic::transport::Channel, 
     Ok(channel.connect_lazy())
 }
 
+#[cfg(feature = "otlp")]
 macro_rules! otlp_exporter {
     ($ty:ty, $endpoint:expr) => {{
         let endpoint: &SignalEndpoint = $endpoint;
@@ -171,6 +177,7 @@ macro_rules! otlp_exporter {
     }};
 }
 
+#[cfg(feature = "otlp")]
 /// The OTLP span exporter for `endpoint` (failures counted).
 pub(crate) fn span_exporter(
     endpoint: &SignalEndpoint,
@@ -178,6 +185,7 @@ pub(crate) fn span_exporter(
     otlp_exporter!(opentelemetry_otlp::SpanExporter, endpoint).map(|e| CountFailures(e, "traces"))
 }
 
+#[cfg(feature = "otlp")]
 /// The OTLP metric exporter for `endpoint` (failures counted).
 pub(crate) fn metric_exporter(
     endpoint: &SignalEndpoint,
@@ -186,11 +194,21 @@ pub(crate) fn metric_exporter(
         .map(|e| CountFailures(e, "metrics"))
 }
 
+#[cfg(feature = "otlp")]
 /// The OTLP log exporter for `endpoint` (failures counted).
 pub(crate) fn log_exporter(
     endpoint: &SignalEndpoint,
 ) -> Result<CountFailures<opentelemetry_otlp::LogExporter>, ConfigError> {
     otlp_exporter!(opentelemetry_otlp::LogExporter, endpoint).map(|e| CountFailures(e, "logs"))
+}
+
+/// Without the `otlp` feature an OTLP endpoint cannot be served.
+#[cfg(not(feature = "otlp"))]
+fn no_otlp(endpoint: &SignalEndpoint) -> ConfigError {
+    ConfigError::Exporter(format!(
+        "{} needs OTLP export, which this build of the openllmetry crate leaves out (its `otlp` feature is off)",
+        endpoint.url
+    ))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -218,6 +236,7 @@ fn add_exporter<E: SpanExporter + 'static>(
     }
 }
 
+#[cfg(feature = "otlp")]
 /// Adds the OTLP `exporter` behind the bounded pipeline: post-processing hook → queue budget
 /// → batch processor (simple mode: batches of one, exported at once, off the caller's
 /// thread) → size-bounded exporter.
@@ -295,15 +314,20 @@ pub(crate) fn build(mut config: Config, r: &Resolved) -> Result<Pipeline, Config
     if let Some(t) = &r.traces
         && !custom
     {
-        tb = add_otlp_exporter(
-            tb,
-            span_exporter(t)?,
-            hook.clone(),
-            simple,
-            t.protocol,
-            &r.export_limits,
-        );
-        destinations.push(format!("{} ({:?})", t.url, t.protocol));
+        #[cfg(not(feature = "otlp"))]
+        return Err(no_otlp(t));
+        #[cfg(feature = "otlp")]
+        {
+            tb = add_otlp_exporter(
+                tb,
+                span_exporter(t)?,
+                hook.clone(),
+                simple,
+                t.protocol,
+                &r.export_limits,
+            );
+            destinations.push(format!("{} ({:?})", t.url, t.protocol));
+        }
     }
     if r.console {
         // Simple processing so each trace prints as soon as its root ends.
@@ -328,9 +352,15 @@ pub(crate) fn build(mut config: Config, r: &Resolved) -> Result<Pipeline, Config
             let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter).build();
             Some(mb.with_reader(reader).build())
         } else if let Some(m) = &r.metrics_endpoint {
-            let reader =
-                opentelemetry_sdk::metrics::PeriodicReader::builder(metric_exporter(m)?).build();
-            Some(mb.with_reader(reader).build())
+            #[cfg(not(feature = "otlp"))]
+            return Err(no_otlp(m));
+            #[cfg(feature = "otlp")]
+            {
+                let reader =
+                    opentelemetry_sdk::metrics::PeriodicReader::builder(metric_exporter(m)?)
+                        .build();
+                Some(mb.with_reader(reader).build())
+            }
         } else {
             // Console mode: metrics are kept out of the console output.
             None
@@ -345,6 +375,9 @@ pub(crate) fn build(mut config: Config, r: &Resolved) -> Result<Pipeline, Config
         if let Some(exporter) = config.log_exporter.take() {
             Some(lb.with_simple_exporter(exporter).build())
         } else if let Some(l) = &r.logs_endpoint {
+            #[cfg(not(feature = "otlp"))]
+            return Err(no_otlp(l));
+            #[cfg(feature = "otlp")]
             Some(lb.with_batch_exporter(log_exporter(l)?).build())
         } else {
             None
@@ -444,7 +477,7 @@ pub(crate) fn build(mut config: Config, r: &Resolved) -> Result<Pipeline, Config
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "otlp"))]
 mod tests {
     use super::*;
     use crate::config::Env;

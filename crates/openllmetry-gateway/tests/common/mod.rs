@@ -560,3 +560,23 @@ impl Sink {
         self.accepted.lock().unwrap().iter().map(Vec::len).sum()
     }
 }
+
+/// Every string of a JSON value (recursively), for "this text was recorded" checks.
+pub fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+/// The JSON value of a span's string attribute `key`; panics, naming the span, if it is
+/// missing or not JSON.
+pub fn json_attr(span: &openllmetry_testkit::flat::ReceivedSpan, key: &str) -> serde_json::Value {
+    let s = span
+        .attr_str(key)
+        .unwrap_or_else(|| panic!("span {} has no {key}: {:#?}", span.name, span.attributes));
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("{key} is not JSON ({e}): {s}"))
+}

@@ -79,6 +79,18 @@ pub fn load(recording: &str) -> Cassette {
     Cassette::load(&path).unwrap_or_else(|e| panic!("{recording}: {e}"))
 }
 
+/// The rows of `rows.tsv` a run checks: all of them, or those whose recording path contains
+/// the `CORPUS_ROWS` environment variable (a maintainer's switch). Never empty.
+pub fn selected_rows(text: &str) -> Vec<Row> {
+    let filter = std::env::var("CORPUS_ROWS").ok();
+    let rows: Vec<Row> = parse_rows(text)
+        .into_iter()
+        .filter(|r| filter.as_deref().is_none_or(|f| r.recording.contains(f)))
+        .collect();
+    assert!(!rows.is_empty(), "no rows selected");
+    rows
+}
+
 /// Parses `rows.tsv` (tab-separated: recording, spans, gaps, reason; `#` comments).
 pub fn parse_rows(text: &str) -> Vec<Row> {
     let mut rows = Vec::new();

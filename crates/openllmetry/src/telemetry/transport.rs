@@ -8,9 +8,11 @@
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv6Addr, TcpStream, ToSocketAddrs};
+#[cfg(feature = "otlp")]
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "otlp")]
 use rustls_platform_verifier::BuilderVerifierExt;
 
 use super::gate::UploadToken;
@@ -107,6 +109,7 @@ enum Outcome {
 pub(crate) struct Uploader {
     endpoint: Option<Endpoint>,
     timeout: Duration,
+    #[cfg(feature = "otlp")]
     tls: Option<Arc<rustls::ClientConfig>>,
 }
 
@@ -126,6 +129,7 @@ impl Uploader {
         Uploader {
             endpoint: Endpoint::parse(endpoint),
             timeout,
+            #[cfg(feature = "otlp")]
             tls: None,
         }
     }
@@ -152,6 +156,12 @@ impl Uploader {
     fn attempt(&mut self, endpoint: &Endpoint, body: &[u8]) -> Outcome {
         let deadline = Instant::now() + self.timeout;
         // Everything that can fail without the network is done before connecting.
+        #[cfg(not(feature = "otlp"))]
+        if endpoint.tls {
+            // Built without TLS (the crate's `otlp` feature is off): no retry can help.
+            return Outcome::Rejected;
+        }
+        #[cfg(feature = "otlp")]
         let tls = if endpoint.tls {
             let Some(config) = self.tls_config() else {
                 return Outcome::Failed;
@@ -173,10 +183,13 @@ impl Uploader {
             inner: tcp,
             deadline,
         };
+        #[cfg(feature = "otlp")]
         let status = match tls {
             Some(conn) => exchange(&mut rustls::StreamOwned::new(conn, stream), endpoint, body),
             None => exchange(&mut stream, endpoint, body),
         };
+        #[cfg(not(feature = "otlp"))]
+        let status = exchange(&mut stream, endpoint, body);
         match status {
             Ok(200..=299) => Outcome::Accepted,
             Ok(400..=499) => Outcome::Rejected,
@@ -184,6 +197,7 @@ impl Uploader {
         }
     }
 
+    #[cfg(feature = "otlp")]
     fn tls_config(&mut self) -> Option<Arc<rustls::ClientConfig>> {
         if self.tls.is_none() {
             // An explicit provider: never depends on (or installs) a process-wide default.
