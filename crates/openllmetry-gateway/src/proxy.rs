@@ -701,8 +701,7 @@ async fn read_body(
     if let Some(n) = declared
         && !reservation.grow((n as usize).saturating_mul(2))
     {
-        let (body, skim) = streamed(Vec::new(), stream, config);
-        return Ok(RequestBody::Streamed(body, skim));
+        return Ok(streamed(Vec::new(), stream, config));
     }
     let mut buf = bytes::BytesMut::new();
     loop {
@@ -717,8 +716,7 @@ async fn read_body(
                 }
                 if declared.is_none() && !reservation.grow(chunk.len().saturating_mul(2)) {
                     let read = vec![buf.freeze(), chunk];
-                    let (body, skim) = streamed(read, stream, config);
-                    return Ok(RequestBody::Streamed(body, skim));
+                    return Ok(streamed(read, stream, config));
                 }
                 buf.extend_from_slice(&chunk);
             }
@@ -735,7 +733,7 @@ fn streamed(
     read: Vec<Bytes>,
     stream: axum::body::BodyDataStream,
     config: &GatewayConfig,
-) -> (reqwest::Body, LateSkim) {
+) -> RequestBody {
     use futures_util::StreamExt as _;
     let (limit, idle) = (config.body_limit_bytes, config.body_idle_timeout);
     let seen: usize = read.iter().map(Bytes::len).sum();
@@ -764,7 +762,7 @@ fn streamed(
         },
     );
     let read = futures_util::stream::iter(read.into_iter().map(Ok::<_, BodyError>));
-    (reqwest::Body::wrap_stream(read.chain(rest)), skim)
+    RequestBody::Streamed(reqwest::Body::wrap_stream(read.chain(rest)), skim)
 }
 
 fn classify_body_error(e: &axum::Error) -> BodyError {

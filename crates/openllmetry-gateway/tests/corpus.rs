@@ -42,21 +42,9 @@ const PARALLEL_ROWS: usize = 16;
 /// Gaps seen only through the gateway: (recording, pattern, reason).
 const GATEWAY_GAPS: &[(&str, &str, &str)] = &[];
 
-/// Request headers not forwarded (hop-by-hop, length, host, compression, auth, trace
-/// context: the harness sends its own `traceparent`).
-const SKIPPED_REQUEST_HEADERS: &[&str] = &[
-    "host",
-    "content-length",
-    "connection",
-    "accept-encoding",
-    "transfer-encoding",
-    "traceparent",
-    "tracestate",
-    "authorization",
-    "x-api-key",
-    "api-key",
-    "cookie",
-];
+/// Credentials are not forwarded either (on top of the harness-wide
+/// [`oracle::SKIPPED_REQUEST_HEADERS`]).
+const SKIPPED_CREDENTIAL_HEADERS: &[&str] = &["authorization", "x-api-key", "api-key", "cookie"];
 
 /// A client for loopback only: no proxy, no redirects, no decompression (the bytes are
 /// compared).
@@ -203,7 +191,9 @@ async fn send_row(
             .header("x-corpus-path", it.request.path_and_query());
         for (k, v) in &it.request.headers {
             let k = k.to_ascii_lowercase();
-            if !SKIPPED_REQUEST_HEADERS.contains(&k.as_str()) {
+            if !oracle::SKIPPED_REQUEST_HEADERS.contains(&k.as_str())
+                && !SKIPPED_CREDENTIAL_HEADERS.contains(&k.as_str())
+            {
                 req = req.header(k, v);
             }
         }

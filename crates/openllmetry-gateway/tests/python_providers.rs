@@ -493,19 +493,10 @@ fn official_provider_python_clients_through_the_gateway() {
     }
 
     // The clients' parsed results are the same with and without the gateway.
-    for (name, ..) in SCENARIOS {
-        let d = &direct_out[name];
-        let g = &via_gateway[name];
-        assert!(d.is_object(), "{name}: no direct result");
-        assert_eq!(d, g, "{name}: parsed results differ through the gateway");
-    }
+    assert_same_parsed_results(SCENARIOS.iter().map(|s| s.0), direct_out, via_gateway);
 
     // One span per call, each with the facts of the recorded body as the client parsed it.
-    let spans = {
-        receiver.wait_for_blocking(|r| r.spans().len() >= SCENARIOS.len(), PATIENCE);
-        receiver.spans()
-    };
-    assert_eq!(spans.len(), SCENARIOS.len(), "{}", describe(&spans));
+    let spans = wait_all_spans(&receiver, SCENARIOS.len());
     for (i, (name, _, _, api)) in SCENARIOS.iter().enumerate() {
         let summary = &via_gateway[name]["summary"];
         let stream = is_stream(&interactions[i]);

@@ -52,27 +52,6 @@ const VARIANTS: [(Flavour, Names, bool); 6] = [
     (Flavour::Events, Names::Events, false),
 ];
 
-/// Request headers not replayed (hop-by-hop, length, host, compression, trace context).
-const SKIPPED_REQUEST_HEADERS: &[&str] = &[
-    "host",
-    "content-length",
-    "connection",
-    "accept-encoding",
-    "transfer-encoding",
-    "traceparent",
-    "tracestate",
-];
-
-fn host_of(uri: &str) -> String {
-    let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    authority
-        .rsplit_once(':')
-        .filter(|(_, p)| p.parse::<u16>().is_ok())
-        .map_or(authority, |(h, _)| h)
-        .to_string()
-}
-
 /// Resolves every host name to `127.0.0.1`: the client addresses the recorded host (so
 /// host-based provider detection sees it) on the replay server's port (reqwest always uses
 /// the URL's port).
@@ -143,14 +122,14 @@ async fn play(
         }
         let url = format!(
             "http://{}:{}{}",
-            host_of(&it.request.uri),
+            oracle::host_of(&it.request.uri),
             server.addr().port(),
             it.request.path_and_query()
         );
         let mut headers = reqwest::header::HeaderMap::new();
         for (k, v) in &it.request.headers {
             let k = k.to_ascii_lowercase();
-            if SKIPPED_REQUEST_HEADERS.contains(&k.as_str()) {
+            if oracle::SKIPPED_REQUEST_HEADERS.contains(&k.as_str()) {
                 continue;
             }
             if let (Ok(name), Ok(value)) = (

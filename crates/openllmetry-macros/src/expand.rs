@@ -262,32 +262,28 @@ fn expand_fn(kind: Kind, args: Args, func: ItemFn) -> TokenStream {
     // signature (with the macro's own hygiene), so what the compiler says about it (e.g. "this
     // function should return `Result` to accept `?`") points at the user's code.
     let holder = Span::mixed_site().located_at(sig.span());
-    let holder = if is_async {
-        quote_spanned!(holder=> async move #body)
-    } else {
-        quote_spanned!(holder=> ::openllmetry::__private::call_once(move || #body))
-    };
     let (start, run) = if is_async {
+        let future = quote_spanned!(holder=> async move #body);
         (
             quote!(::openllmetry::__private::begin(#kind_variant, #name, #version)),
-            quote!(#entity.instrument(#holder).await),
+            quote!(#entity.instrument(#future).await),
         )
     } else {
         (
             quote!(::openllmetry::__private::start(#kind_variant, #name, #version)),
-            holder,
+            quote_spanned!(holder=> ::openllmetry::__private::call_once(move || #body)),
         )
     };
 
     let finish = match returns {
         Returns::Never => quote!(#run),
         Returns::Unit | Returns::Opaque => quote! {
-            #[allow(clippy::redundant_closure_call, clippy::let_unit_value, unused_unsafe)]
+            #[allow(clippy::let_unit_value, unused_unsafe)]
             let #out = #run;
             #out
         },
         Returns::Typed(ty) => quote! {
-            #[allow(clippy::redundant_closure_call, unused_unsafe)]
+            #[allow(unused_unsafe)]
             let #out: #ty = #run;
             {
                 let (#ok, #err) =

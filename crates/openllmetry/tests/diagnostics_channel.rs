@@ -3,23 +3,16 @@
 //! `openllmetry: ...` lines on stderr when it has none, never both. Each case runs in a child
 //! process (the global subscriber and the environment are process-wide).
 
-use std::process::Command;
+mod child_process;
+
 use std::sync::Mutex;
 
 use tracing_subscriber::layer::SubscriberExt as _;
 
 fn child(test: &str) -> (String, String) {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        test,
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ]);
-    cmd.env("TRACELOOP_TELEMETRY", "off")
-        // An invalid value: init warns once and uses the default.
-        .env("TRACELOOP_TRACE_CONTENT", "maybe");
+    let mut cmd = child_process::ignored_test(test);
+    // An invalid value: init warns once and uses the default.
+    cmd.env("TRACELOOP_TRACE_CONTENT", "maybe");
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();

@@ -2,25 +2,18 @@
 //! propagator and the environment are process-wide, so each case runs in a child process:
 //! the parent re-runs this test binary with one `#[ignore]`d child test and the variable set.
 
+mod child_process;
+
 use std::collections::HashMap;
-use std::process::Command;
 
 use opentelemetry::baggage::BaggageExt as _;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceState};
 use opentelemetry::{Context, KeyValue};
 
 fn child(test: &str, propagators: Option<&str>) -> String {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        test,
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ]);
+    let mut cmd = child_process::ignored_test(test);
     cmd.env_remove("OTEL_PROPAGATORS")
-        .env_remove("TRACELOOP_TRACE_CONTEXT_PROPAGATION")
-        .env("TRACELOOP_TELEMETRY", "off");
+        .env_remove("TRACELOOP_TRACE_CONTEXT_PROPAGATION");
     if let Some(p) = propagators {
         cmd.env("OTEL_PROPAGATORS", p);
     }

@@ -2,18 +2,10 @@
 //! process environment is what `init` reads). The parent re-runs this test binary with one
 //! `#[ignore]`d child test selected and the variables set.
 
-use std::process::Command;
+mod child_process;
 
 fn child(test: &str, env: &[(&str, &str)]) -> (bool, String, String) {
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        test,
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ]);
+    let mut cmd = child_process::ignored_test(test);
     for var in [
         "TRACELOOP_TRACE_CONTENT",
         "TRACELOOP_BASE_URL",

@@ -84,10 +84,7 @@ impl LlmCall {
         render::request_attributes(flavour, &state.target, &state.request, &mut before);
         let mut request =
             super::parse_skimmed_request(&state.target, Some(skimmed), &mut state.faults);
-        if request.model.is_none() {
-            request.model.clone_from(&state.target.model_in_path);
-        }
-        request.stream |= state.target.stream_in_path;
+        super::fill_from_target(&mut request, &state.target);
         let mut after = Vec::new();
         render::request_attributes(flavour, &state.target, &request, &mut after);
         after.retain(|kv| !before.iter().any(|b| b.key == kv.key));

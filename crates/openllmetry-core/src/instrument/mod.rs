@@ -227,11 +227,7 @@ impl Instrumentation {
             },
             None => RequestRecord::default(),
         };
-        // Gemini / Vertex AI name the model and the stream in the URL, not the body.
-        if request.model.is_none() {
-            request.model.clone_from(&target.model_in_path);
-        }
-        request.stream |= target.stream_in_path;
+        fill_from_target(&mut request, &target);
         let mut target = target;
         if target
             .bedrock
@@ -298,6 +294,15 @@ impl Instrumentation {
 /// never take the host application down.
 pub fn guard<T>(f: impl FnOnce() -> T) -> Option<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+}
+
+/// Gemini / Vertex AI name the model and the stream in the URL, not the body: what the body
+/// did not say is taken from the target.
+fn fill_from_target(request: &mut RequestRecord, target: &Target) {
+    if request.model.is_none() {
+        request.model.clone_from(&target.model_in_path);
+    }
+    request.stream |= target.stream_in_path;
 }
 
 /// The request parsed from a [skim](crate::skim) of its body, without content (the tier of

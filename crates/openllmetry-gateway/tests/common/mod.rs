@@ -462,6 +462,31 @@ pub fn wait_spans(receiver: &OtlpReceiver, name: &str, n: usize) -> Vec<Received
     spans
 }
 
+/// Exactly `n` spans of any name (waits up to [`PATIENCE`] for them).
+pub fn wait_all_spans(receiver: &OtlpReceiver, n: usize) -> Vec<ReceivedSpan> {
+    receiver.wait_for_blocking(|r| r.spans().len() >= n, PATIENCE);
+    let spans = receiver.spans();
+    assert_eq!(spans.len(), n, "{}", describe(&spans));
+    spans
+}
+
+/// The Python clients' parsed result of each scenario `names` is the same with and without
+/// the gateway (`direct` and `via_gateway` are the driver scripts' outputs).
+pub fn assert_same_parsed_results<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    direct: &serde_json::Value,
+    via_gateway: &serde_json::Value,
+) {
+    for name in names {
+        let d = &direct[name];
+        assert!(d.is_object(), "{name}: no direct result");
+        assert_eq!(
+            d, &via_gateway[name],
+            "{name}: parsed results differ through the gateway"
+        );
+    }
+}
+
 /// A raw HTTP/1.1 exchange over a fresh loopback connection: writes `request` as is and
 /// reads until the server closes or `timeout`.
 pub fn raw_exchange(addr: SocketAddr, request: &[u8], timeout: Duration) -> Vec<u8> {

@@ -79,6 +79,18 @@ pub fn load(recording: &str) -> Cassette {
     Cassette::load(&path).unwrap_or_else(|e| panic!("{recording}: {e}"))
 }
 
+/// Request headers a harness does not send again (hop-by-hop, length, host, compression,
+/// trace context: each call sends its own).
+pub const SKIPPED_REQUEST_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "connection",
+    "accept-encoding",
+    "transfer-encoding",
+    "traceparent",
+    "tracestate",
+];
+
 /// The rows of `rows.tsv` a run checks: all of them, or those whose recording path contains
 /// the `CORPUS_ROWS` environment variable (a maintainer's switch). Never empty.
 pub fn selected_rows(text: &str) -> Vec<Row> {
@@ -310,7 +322,8 @@ fn texts_of(content: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn host_of(uri: &str) -> String {
+/// The host of a recorded URI, without port.
+pub fn host_of(uri: &str) -> String {
     let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
     let authority = rest.split(['/', '?']).next().unwrap_or("");
     authority
@@ -1099,27 +1112,22 @@ pub fn check(
         );
     }
     if content {
-        for t in &facts.input_texts {
-            if !found_text(t, &carriers) {
-                fail(
-                    &mut out,
-                    "content.input",
-                    format!("prompt text {t:?} not exported"),
-                );
-                break;
-            }
+        let missing = |texts: &[String]| texts.iter().find(|t| !found_text(t, &carriers)).cloned();
+        if let Some(t) = missing(&facts.input_texts) {
+            fail(
+                &mut out,
+                "content.input",
+                format!("prompt text {t:?} not exported"),
+            );
         }
-        if !facts.error {
-            for t in &facts.output_texts {
-                if !found_text(t, &carriers) {
-                    fail(
-                        &mut out,
-                        "content.output",
-                        format!("completion text {t:?} not exported"),
-                    );
-                    break;
-                }
-            }
+        if !facts.error
+            && let Some(t) = missing(&facts.output_texts)
+        {
+            fail(
+                &mut out,
+                "content.output",
+                format!("completion text {t:?} not exported"),
+            );
         }
     } else {
         let places = exported_places(spans, logs, extra_exported);
