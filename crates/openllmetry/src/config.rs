@@ -812,13 +812,24 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
         Protocol::parse,
     );
     let export_limits = export_limits(config, env);
+    // `traceloop`: upstream's own variables for the signal, `(TRACELOOP_<S>_ENDPOINT,
+    // TRACELOOP_<S>_HEADERS)`. Each wins over its `OTEL_EXPORTER_OTLP_<S>_*` twin (the
+    // Traceloop variable wins, as everywhere); the endpoint is a base URL (the signal's path is
+    // appended, as upstream does) and the headers replace the general ones (upstream's rule).
     let mut signal = |signal_endpoint: &'static str,
                       signal_protocol: &'static str,
                       signal_headers: &'static str,
                       signal_timeout: &'static str,
+                      traceloop: Option<(&'static str, &'static str)>,
                       path: &str|
      -> Option<SignalEndpoint> {
-        let specific = env.get(signal_endpoint);
+        let traceloop_base = traceloop.and_then(|(e, _)| env.get(e));
+        let traceloop_headers =
+            traceloop.and_then(|(_, h)| env.parsed(h, "k=v,k2=v2", parse_key_values));
+        let specific = match traceloop_base {
+            Some(_) => None,
+            None => env.get(signal_endpoint),
+        };
         let timeout_env = env.parsed(signal_timeout, "a number of milliseconds", |s: &str| {
             s.parse::<u64>().ok().map(std::time::Duration::from_millis)
         });
@@ -831,13 +842,20 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
             "http/protobuf, http/json or grpc",
             Protocol::parse,
         );
-        let mut h = headers.clone();
-        if let Some(extra) = env.parsed(signal_headers, "k=v,k2=v2", parse_key_values) {
-            h.extend(extra);
-        }
-        let base = match (&config.api_endpoint, &specific) {
-            (Some(_), _) | (None, None) => endpoint.clone()?,
-            (None, Some(url)) => url.clone(),
+        let h = match traceloop_headers {
+            Some(own) => own,
+            None => {
+                let mut h = headers.clone();
+                if let Some(extra) = env.parsed(signal_headers, "k=v,k2=v2", parse_key_values) {
+                    h.extend(extra);
+                }
+                h
+            }
+        };
+        let base = match (&config.api_endpoint, traceloop_base, &specific) {
+            (Some(_), ..) | (None, None, None) => endpoint.clone()?,
+            (None, Some(base), _) => base,
+            (None, None, Some(url)) => url.clone(),
         };
         let scheme_grpc = base.starts_with("grpc://") || base.starts_with("grpcs://");
         // One rule for every signal: code > signal env > general env > URL scheme > http/protobuf.
@@ -877,6 +895,7 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
         OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
         OTEL_EXPORTER_OTLP_TRACES_HEADERS,
         OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+        None,
         "/v1/traces",
     );
     let metrics_endpoint = signal(
@@ -884,6 +903,7 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
         OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
         OTEL_EXPORTER_OTLP_METRICS_HEADERS,
         OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
+        Some((TRACELOOP_METRICS_ENDPOINT, TRACELOOP_METRICS_HEADERS)),
         "/v1/metrics",
     );
     let logs_endpoint = signal(
@@ -891,6 +911,7 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
         OTEL_EXPORTER_OTLP_LOGS_PROTOCOL,
         OTEL_EXPORTER_OTLP_LOGS_HEADERS,
         OTEL_EXPORTER_OTLP_LOGS_TIMEOUT,
+        Some((TRACELOOP_LOGGING_ENDPOINT, TRACELOOP_LOGGING_HEADERS)),
         "/v1/logs",
     );
     let has_custom = !config.span_sinks.is_empty();
@@ -1124,6 +1145,45 @@ mod tests {
             ],
         );
         assert_eq!(r.traces.unwrap().protocol, Protocol::Grpc);
+    }
+
+    /// Upstream's per-signal variables (`openllmetry-upstream.md`, environment table):
+    /// `TRACELOOP_METRICS_ENDPOINT` / `TRACELOOP_LOGGING_ENDPOINT` are OTLP bases for that
+    /// signal, `TRACELOOP_METRICS_HEADERS` / `TRACELOOP_LOGGING_HEADERS` replace the trace
+    /// headers for it ("metrics_headers → headers"); traces keep the general settings.
+    #[test]
+    fn traceloop_metrics_and_logging_endpoints_and_headers() {
+        let (r, _) = resolve_with(
+            &Config::new(),
+            &[
+                (TRACELOOP_BASE_URL, "http://traces:4318"),
+                (TRACELOOP_API_KEY, "tl-key"),
+                (TRACELOOP_METRICS_ENDPOINT, "http://metrics:4318/"),
+                (TRACELOOP_METRICS_HEADERS, "x-metrics=1"),
+                (
+                    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+                    "http://otel-metrics/ignored",
+                ),
+                (OTEL_EXPORTER_OTLP_METRICS_HEADERS, "x-ignored=1"),
+                (TRACELOOP_LOGGING_ENDPOINT, "grpc://logs:4317"),
+            ],
+        );
+        let traces = r.traces.unwrap();
+        assert_eq!(traces.url, "http://traces:4318/v1/traces");
+        assert_eq!(traces.headers["Authorization"], "Bearer tl-key");
+        let metrics = r.metrics_endpoint.unwrap();
+        assert_eq!(metrics.url, "http://metrics:4318/v1/metrics");
+        assert_eq!(
+            metrics.headers,
+            BTreeMap::from([("x-metrics".to_owned(), "1".to_owned())])
+        );
+        let logs = r.logs_endpoint.unwrap();
+        assert_eq!(
+            (logs.url.as_str(), logs.protocol),
+            ("http://logs:4317", Protocol::Grpc)
+        );
+        // Without its own headers, the signal keeps the general ones (the API key included).
+        assert_eq!(logs.headers["Authorization"], "Bearer tl-key");
     }
 
     #[test]

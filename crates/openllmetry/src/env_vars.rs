@@ -35,6 +35,10 @@ env_vars! {
     TRACELOOP_TRACING_ENABLED = "TRACELOOP_TRACING_ENABLED", "true", "Boolean; false turns the whole SDK off (nothing is recorded or exported).";
     TRACELOOP_TRACE_CONTENT = "TRACELOOP_TRACE_CONTENT", "true", "Boolean; whether prompts, completions, tool arguments and definitions, embedding inputs and entity input/output are recorded.";
     TRACELOOP_METRICS_ENABLED = "TRACELOOP_METRICS_ENABLED", "true", "Boolean; GenAI metrics pipeline.";
+    TRACELOOP_METRICS_ENDPOINT = "TRACELOOP_METRICS_ENDPOINT", "unset (the trace endpoint)", "OTLP base URL for metrics (`/v1/metrics` is appended; a `grpc://`/`grpcs://` scheme selects gRPC); wins over `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`.";
+    TRACELOOP_METRICS_HEADERS = "TRACELOOP_METRICS_HEADERS", "unset (the trace headers)", "Metrics exporter headers, `k=v,k2=v2`; they replace the trace headers (the API key's `Authorization` included) for metrics, as upstream does; win over `OTEL_EXPORTER_OTLP_METRICS_HEADERS`.";
+    TRACELOOP_LOGGING_ENDPOINT = "TRACELOOP_LOGGING_ENDPOINT", "unset (the trace endpoint)", "OTLP base URL for logs (`/v1/logs` is appended); wins over `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`.";
+    TRACELOOP_LOGGING_HEADERS = "TRACELOOP_LOGGING_HEADERS", "unset (the trace headers)", "Logs exporter headers, `k=v,k2=v2`; they replace the trace headers for logs; win over `OTEL_EXPORTER_OTLP_LOGS_HEADERS`.";
     TRACELOOP_LOGGING_ENABLED = "TRACELOOP_LOGGING_ENABLED", "false", "Boolean; logs pipeline (always on with the `events` flavour).";
     TRACELOOP_OUTPUT_FLAVOUR = "TRACELOOP_OUTPUT_FLAVOUR", "current", "`current` (GenAI semconv JSON attributes), `legacy` (indexed `gen_ai.prompt.N.*` attributes) or `events` (content as log events).";
     TRACELOOP_DISABLE_BATCH = "TRACELOOP_DISABLE_BATCH", "false", "Boolean; export each span as it ends (simple processor) instead of in batches.";
