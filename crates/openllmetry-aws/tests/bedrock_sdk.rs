@@ -1075,3 +1075,66 @@ async fn other_requests_pass_untouched() {
     s.capture.flush();
     assert!(s.capture.spans().is_empty());
 }
+
+// ---------------------------------------------------------------------------------------
+// The README's example
+// ---------------------------------------------------------------------------------------
+
+#[path = "support/readme_example.rs"]
+mod readme_example;
+
+/// The README's block under "Amazon Bedrock (aws-sdk-bedrockruntime)" is
+/// `tests/support/readme_example.rs`, compiled here.
+#[test]
+fn readme_example_is_the_compiled_one() {
+    let example = include_str!("support/readme_example.rs");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md at the workspace root");
+    let block = readme
+        .split("### Amazon Bedrock (aws-sdk-bedrockruntime)")
+        .nth(1)
+        .expect("README has the section")
+        .split("```rust\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("a ```rust block in the section");
+    assert_eq!(format!("{block}\n"), example, "README's example differs");
+}
+
+/// The README's client records through the global instrumentation (`instrument`): a
+/// Converse call through it, with the endpoint and credentials overridden for the replayer,
+/// ends up as a span of the installed global pipeline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_client_records_with_the_global_instrumentation() {
+    let recorded = interaction(CONVERSE);
+    let server = ReplayServer::pool(vec![recorded.clone()]).spawn().unwrap();
+    let capture = Capture::new();
+    // The only test in this binary that touches the global instrumentation.
+    Instrumentation::set_global(
+        Instrumentation::builder()
+            .with_tracer_provider(capture.tracer_provider())
+            .with_meter_provider(capture.meter_provider())
+            .build(),
+    );
+    let readme = readme_example::bedrock_client(sdk_http_client());
+    let config = readme
+        .config()
+        .to_builder()
+        .endpoint_url(server.base_url())
+        .credentials_provider(Credentials::new(KEY_ID, SECRET, None, None, "test"))
+        .build();
+    let out = converse(&Client::from_conf(config), &recorded)
+        .await
+        .unwrap();
+    let body: Value = recorded.response.body_json().unwrap();
+    assert_eq!(
+        out.usage().unwrap().output_tokens() as i64,
+        body["usage"]["outputTokens"].as_i64().unwrap()
+    );
+    capture.flush();
+    let span = capture.span("bedrock.converse");
+    assert_eq!(
+        attr_i64(&span, attr::GEN_AI_USAGE_OUTPUT_TOKENS),
+        body["usage"]["outputTokens"].as_i64()
+    );
+}
