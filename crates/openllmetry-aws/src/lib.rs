@@ -70,7 +70,7 @@ pub fn instrument(inner: impl HttpClient + 'static) -> SharedHttpClient {
 
 /// `error.type` of a call whose connector failed: `timeout`, `io_error` (the connection
 /// could not be made or was lost), `request_error` (anything else).
-pub fn connector_error_type(e: &ConnectorError) -> &'static str {
+fn connector_error_type(e: &ConnectorError) -> &'static str {
     if e.is_timeout() {
         "timeout"
     } else if e.is_io() {
@@ -103,7 +103,10 @@ impl Source {
 /// A smithy [`HttpClient`] that records the LLM calls made through the wrapped client.
 ///
 /// Each connector the SDK asks for is the inner client's connector, wrapped; configuration
-/// validation and connector metadata are the inner client's.
+/// validation and connector metadata are the inner client's. The wrapper sits below the SDK's
+/// retry loop, so each attempt is its own span with its own HTTP status. A connector failure
+/// ends the span with `error.type` `timeout`, `io_error` (the connection could not be made or
+/// was lost) or `request_error`, and is returned to the SDK unchanged.
 #[derive(Clone)]
 pub struct OpenLlmHttpClient<C> {
     inner: C,
@@ -230,4 +233,27 @@ fn observe(call: LlmCall, mut response: HttpResponse) -> HttpResponse {
     let body = response.take_body();
     *response.body_mut() = SdkBody::from_body_1_x(ObservedBody::new(body, observer));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connector_errors_map_to_low_cardinality_error_types() {
+        let e = || -> BoxError { "x".into() };
+        assert_eq!(
+            connector_error_type(&ConnectorError::timeout(e())),
+            "timeout"
+        );
+        assert_eq!(connector_error_type(&ConnectorError::io(e())), "io_error");
+        assert_eq!(
+            connector_error_type(&ConnectorError::user(e())),
+            "request_error"
+        );
+        assert_eq!(
+            connector_error_type(&ConnectorError::other(e(), None)),
+            "request_error"
+        );
+    }
 }

@@ -1138,3 +1138,37 @@ async fn the_readme_client_records_with_the_global_instrumentation() {
         body["usage"]["outputTokens"].as_i64()
     );
 }
+
+/// With the SDK's retries on, each attempt goes through the connector and is its own span
+/// with its own HTTP status (the wrapper sits below the SDK's retry loop).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_retried_attempt_is_a_span() {
+    let recorded = interaction(CONVERSE);
+    let server = ReplayServer::pool(vec![recorded.clone()])
+        .reuse(true)
+        .record_requests(true)
+        .with_fault(ServeFault::Status(503))
+        .spawn()
+        .unwrap();
+    let s = Setup::over(server, |b| b);
+    let retrying = Client::from_conf(
+        s.observed
+            .config()
+            .to_builder()
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(2)
+                    .with_initial_backoff(Duration::from_millis(1)),
+            )
+            .build(),
+    );
+    let err = converse(&retrying, &recorded).await.unwrap_err();
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(503));
+    assert_eq!(s.server.requests().len(), 2, "two attempts");
+    s.capture.flush();
+    let spans = s.capture.spans_named("bedrock.converse");
+    assert_eq!(spans.len(), 2);
+    for span in &spans {
+        assert_eq!(attr_str(span, "error.type"), Some("503"));
+    }
+}
