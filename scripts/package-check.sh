@@ -16,6 +16,7 @@ CRATES=(
   openllmetry-semconv
   openllmetry-core
   openllmetry-http
+  openllmetry-aws
   openllmetry-replay
   openllmetry-macros
   openllmetry

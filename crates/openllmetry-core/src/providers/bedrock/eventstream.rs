@@ -85,10 +85,19 @@ impl<'a> Message<'a> {
     /// A string header's value by name (`:event-type`, `:message-type`, `:exception-type`,
     /// `:content-type`).
     pub fn header_str(&self, name: &str) -> Option<&'a str> {
-        self.headers().find_map(|(n, v)| match v {
-            HeaderValue::Str(s) if n == name => s,
-            _ => None,
-        })
+        // Names are compared as bytes: only the value found is checked as UTF-8 (the block
+        // was validated when the message was decoded).
+        let mut rest = self.headers;
+        while let Ok(Some(h)) = next_raw(rest) {
+            rest = h.tail;
+            if h.ty == 7
+                && h.name == name.as_bytes()
+                && let Ok(v) = std::str::from_utf8(h.value)
+            {
+                return Some(v);
+            }
+        }
+        None
     }
 }
 
@@ -96,9 +105,18 @@ fn be32(b: &[u8]) -> u32 {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
-/// Parses one header from the front of `b`: `Ok(None)` at the end, `Err` when malformed.
-#[allow(clippy::type_complexity)]
-fn next_header(b: &[u8]) -> Result<Option<(&str, HeaderValue<'_>, &[u8])>, EventStreamError> {
+/// One header's parts, lengths checked: name bytes, value type, value bytes (the fixed-size
+/// bytes, or a byte array's / string's content after its length), and what follows.
+struct RawHeader<'a> {
+    name: &'a [u8],
+    ty: u8,
+    value: &'a [u8],
+    tail: &'a [u8],
+}
+
+/// Splits one header from the front of `b`: `Ok(None)` at the end, `Err` when truncated or
+/// of an unknown type. Nothing is checked as UTF-8 here.
+fn next_raw(b: &[u8]) -> Result<Option<RawHeader<'_>>, EventStreamError> {
     let Some((&name_len, rest)) = b.split_first() else {
         return Ok(None);
     };
@@ -107,65 +125,83 @@ fn next_header(b: &[u8]) -> Result<Option<(&str, HeaderValue<'_>, &[u8])>, Event
     if name_len == 0 || rest.len() < name_len + 1 {
         return Err(bad);
     }
-    let name = std::str::from_utf8(&rest[..name_len]).map_err(|_| bad)?;
-    let ty = rest[name_len];
-    let rest = &rest[name_len + 1..];
-    let fixed = |n: usize| -> Result<(&[u8], &[u8]), EventStreamError> {
-        if rest.len() < n {
-            Err(bad)
-        } else {
-            Ok(rest.split_at(n))
+    let (name, ty, rest) = (&rest[..name_len], rest[name_len], &rest[name_len + 1..]);
+    let fixed = match ty {
+        0 | 1 => 0,
+        2 => 1,
+        3 => 2,
+        4 => 4,
+        5 | 8 => 8,
+        9 => 16,
+        6 | 7 => {
+            if rest.len() < 2 {
+                return Err(bad);
+            }
+            let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+            if rest.len() < 2 + len {
+                return Err(bad);
+            }
+            return Ok(Some(RawHeader {
+                name,
+                ty,
+                value: &rest[2..2 + len],
+                tail: &rest[2 + len..],
+            }));
         }
+        _ => return Err(bad),
     };
-    let (value, tail) = match ty {
-        0 => (HeaderValue::Bool(true), rest),
-        1 => (HeaderValue::Bool(false), rest),
-        2 => {
-            let (v, t) = fixed(1)?;
-            (HeaderValue::Int(i64::from(v[0] as i8)), t)
-        }
-        3 => {
-            let (v, t) = fixed(2)?;
-            (
-                HeaderValue::Int(i64::from(i16::from_be_bytes([v[0], v[1]]))),
-                t,
-            )
-        }
-        4 => {
-            let (v, t) = fixed(4)?;
-            (HeaderValue::Int(i64::from(be32(v) as i32)), t)
-        }
+    if rest.len() < fixed {
+        return Err(bad);
+    }
+    let (value, tail) = rest.split_at(fixed);
+    Ok(Some(RawHeader {
+        name,
+        ty,
+        value,
+        tail,
+    }))
+}
+
+/// Parses one header from the front of `b`: `Ok(None)` at the end, `Err` when malformed.
+#[allow(clippy::type_complexity)]
+fn next_header(b: &[u8]) -> Result<Option<(&str, HeaderValue<'_>, &[u8])>, EventStreamError> {
+    let Some(RawHeader {
+        name,
+        ty,
+        value: v,
+        tail,
+    }) = next_raw(b)?
+    else {
+        return Ok(None);
+    };
+    let name = std::str::from_utf8(name).map_err(|_| EventStreamError::BadHeaders)?;
+    let value = match ty {
+        0 => HeaderValue::Bool(true),
+        1 => HeaderValue::Bool(false),
+        2 => HeaderValue::Int(i64::from(v[0] as i8)),
+        3 => HeaderValue::Int(i64::from(i16::from_be_bytes([v[0], v[1]]))),
+        4 => HeaderValue::Int(i64::from(be32(v) as i32)),
         5 | 8 => {
-            let (v, t) = fixed(8)?;
             let mut a = [0u8; 8];
             a.copy_from_slice(v);
             let n = i64::from_be_bytes(a);
             if ty == 5 {
-                (HeaderValue::Int(n), t)
+                HeaderValue::Int(n)
             } else {
-                (HeaderValue::Timestamp(n), t)
+                HeaderValue::Timestamp(n)
             }
         }
-        6 | 7 => {
-            let (l, t) = fixed(2)?;
-            let len = usize::from(u16::from_be_bytes([l[0], l[1]]));
-            if t.len() < len {
-                return Err(bad);
-            }
-            let (v, t) = t.split_at(len);
-            if ty == 6 {
-                (HeaderValue::Bytes(v), t)
-            } else {
-                (HeaderValue::Str(std::str::from_utf8(v).ok()), t)
-            }
-        }
-        9 => {
-            let (v, t) = fixed(16)?;
-            (HeaderValue::Uuid(v), t)
-        }
-        _ => return Err(bad),
+        6 => HeaderValue::Bytes(v),
+        7 => HeaderValue::Str(std::str::from_utf8(v).ok()),
+        // 9 (`next_raw` refuses any other type).
+        _ => HeaderValue::Uuid(v),
     };
     Ok(Some((name, value, tail)))
+}
+
+/// A header name is UTF-8 (ASCII in practice: checked first, it is the cheaper test).
+fn valid_name(name: &[u8]) -> bool {
+    name.is_ascii() || std::str::from_utf8(name).is_ok()
 }
 
 /// Checks a prelude (at least [`PRELUDE_BYTES`] long); returns the message's total length.
@@ -192,9 +228,14 @@ fn decode_frame(frame: &[u8]) -> Result<Message<'_>, EventStreamError> {
     }
     let headers_len = be32(&frame[4..8]) as usize;
     let headers = &frame[PRELUDE_BYTES..PRELUDE_BYTES + headers_len];
+    // The structure and the names' UTF-8 are checked once here; string values are checked
+    // only when read (`HeaderValue::Str(None)` when they are not UTF-8).
     let mut rest = headers;
-    while let Some((_, _, tail)) = next_header(rest)? {
-        rest = tail;
+    while let Some(h) = next_raw(rest)? {
+        if !valid_name(h.name) {
+            return Err(EventStreamError::BadHeaders);
+        }
+        rest = h.tail;
     }
     Ok(Message {
         headers,
@@ -392,6 +433,113 @@ mod tests {
             d.push(&p[5..], |_| {}),
             Err(EventStreamError::FrameTooLarge)
         );
+    }
+
+    /// A frame around a raw header block (correct lengths and CRCs).
+    fn raw_frame(h: &[u8], payload: &[u8]) -> Vec<u8> {
+        let total = (MIN_FRAME_BYTES + h.len() + payload.len()) as u32;
+        let mut out = total.to_be_bytes().to_vec();
+        out.extend_from_slice(&(h.len() as u32).to_be_bytes());
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_be_bytes());
+        out.extend_from_slice(h);
+        out.extend_from_slice(payload);
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_be_bytes());
+        out
+    }
+
+    fn header(h: &mut Vec<u8>, name: &[u8], ty: u8, value: &[u8]) {
+        h.push(name.len() as u8);
+        h.extend_from_slice(name);
+        h.push(ty);
+        if ty == 6 || ty == 7 {
+            h.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        }
+        h.extend_from_slice(value);
+    }
+
+    fn one_message<T>(frame: &[u8], f: impl Fn(&Message<'_>) -> T) -> Result<T, EventStreamError> {
+        let mut d = Decoder::new();
+        let mut out = None;
+        d.push(frame, |m| out = Some(f(m)))?;
+        Ok(out.expect("one message"))
+    }
+
+    #[test]
+    fn every_header_type_and_lookup_by_name() {
+        let mut h = Vec::new();
+        header(&mut h, b":flag", 0, b"");
+        header(&mut h, b"off", 1, b"");
+        header(&mut h, b"i8", 2, &[0xfe]);
+        header(&mut h, b"n", 3, &(-2i16).to_be_bytes());
+        header(&mut h, b"i32", 4, &7i32.to_be_bytes());
+        header(&mut h, b"i64", 5, &(-9i64).to_be_bytes());
+        header(&mut h, b"bytes", 6, b"\x00\xff");
+        header(&mut h, b":event-type", 7, b"\xff\xfe");
+        header(&mut h, b"ts", 8, &1_700_000_000_000i64.to_be_bytes());
+        header(&mut h, b"id", 9, &[7u8; 16]);
+        header(&mut h, b":event-type", 7, b"chunk");
+        let frame = raw_frame(&h, b"{}");
+        let (all, found, none, missing) = one_message(&frame, |m| {
+            (
+                m.headers()
+                    .map(|(n, v)| (n.to_owned(), format!("{v:?}")))
+                    .collect::<Vec<_>>(),
+                m.header_str(":event-type").map(str::to_owned),
+                m.header_str("n").map(str::to_owned),
+                m.header_str(":missing").map(str::to_owned),
+            )
+        })
+        .unwrap();
+        let want: Vec<(String, String)> = [
+            (":flag", "Bool(true)"),
+            ("off", "Bool(false)"),
+            ("i8", "Int(-2)"),
+            ("n", "Int(-2)"),
+            ("i32", "Int(7)"),
+            ("i64", "Int(-9)"),
+            ("bytes", "Bytes([0, 255])"),
+            (":event-type", "Str(None)"),
+            ("ts", "Timestamp(1700000000000)"),
+            (
+                "id",
+                "Uuid([7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7])",
+            ),
+            (":event-type", "Str(Some(\"chunk\"))"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        assert_eq!(all, want);
+        // The first `:event-type` is not UTF-8: the lookup goes on to the next one.
+        assert_eq!(found.as_deref(), Some("chunk"));
+        assert_eq!(none, None, "not a string header");
+        assert_eq!(missing, None);
+    }
+
+    #[test]
+    fn malformed_header_blocks_are_errors() {
+        // A header name that is not UTF-8.
+        let mut h = Vec::new();
+        header(&mut h, b"\xffa", 7, b"x");
+        assert_eq!(
+            one_message(&raw_frame(&h, b""), |_| ()),
+            Err(EventStreamError::BadHeaders)
+        );
+        // A fixed-size value cut short (an int32 with two bytes), and a string longer than
+        // the block.
+        for h in [
+            vec![1, b'a', 4, 0, 0],
+            vec![1, b'a', 7, 0, 9, b'x'],
+            vec![0, 7, 0, 0],
+        ] {
+            assert_eq!(
+                one_message(&raw_frame(&h, b""), |_| ()),
+                Err(EventStreamError::BadHeaders),
+                "{h:?}"
+            );
+        }
     }
 
     #[test]
