@@ -133,6 +133,13 @@ impl StreamAccumulator {
             push_once(faults, FaultKind::UnexpectedShape);
             return false;
         };
+        if self.api.is_converse()
+            && event == "contentBlockDelta"
+            && let Some((index, text)) = text_delta(m.payload)
+        {
+            self.append(index, &text, 0, faults);
+            return true;
+        }
         let payload: Value = match serde_json::from_slice(m.payload) {
             Ok(v) => v,
             Err(e) => {
@@ -427,6 +434,32 @@ impl StreamAccumulator {
     }
 }
 
+/// The common Converse event, `contentBlockDelta` with text, read into borrowed typed structs:
+/// `(contentBlockIndex, text)`. `None` for anything else (another delta, a field of another
+/// type, invalid JSON), which [`StreamAccumulator::converse_event`] then reads as a [`Value`]
+/// with the same outcome for every payload this accepts.
+fn text_delta(payload: &[u8]) -> Option<(i64, std::borrow::Cow<'_, str>)> {
+    use crate::providers::common::{Object, WStr};
+
+    #[derive(serde::Deserialize)]
+    struct Event<'a> {
+        #[serde(rename = "contentBlockIndex", default)]
+        index: Option<i64>,
+        #[serde(borrow)]
+        delta: Option<Object<TextDelta<'a>>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct TextDelta<'a> {
+        #[serde(borrow)]
+        text: Option<WStr<'a>>,
+    }
+    let Object(event) = serde_json::from_slice::<Object<Event<'_>>>(payload).ok()?;
+    match event.delta?.0.text? {
+        WStr::Str(text) => Some((event.index.unwrap_or(0), text)),
+        WStr::Wrong => None,
+    }
+}
+
 fn push_once(faults: &mut Vec<FaultKind>, kind: FaultKind) {
     if !faults.contains(&kind) {
         faults.push(kind);
@@ -463,6 +496,49 @@ mod tests {
             ],
             payload.as_bytes(),
         )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// The typed read of a `contentBlockDelta` and the `Value` read agree on every payload:
+        /// indices and deltas of every JSON type, present or not, with padding, in sequences
+        /// (the `Value` read is the reference).
+        #[test]
+        fn typed_and_value_reads_of_a_delta_agree(
+            events in proptest::collection::vec((0usize..10, 0usize..11, proptest::bool::ANY), 1..6),
+        ) {
+            const INDEX: [&str; 10] = ["0", "1", "-1", "2.0", "\"1\"", "null", "", "9223372036854775808", "[]", "3"];
+            const DELTA: [&str; 11] = [
+                r#"{"text":"hi"}"#, r#"{"text":5}"#, r#"{"text":null}"#,
+                r#"{"toolUse":{"input":"{}"}}"#, "[]", r#""s""#, "null", r#"{"text":"a\"b\u00e9"}"#,
+                "", r#"{"reasoningContent":{"text":"th"}}"#, r#"{"text":"x","text":"y"}"#,
+            ];
+            let t = BedrockTarget::new(BedrockApi::ConverseStream, "amazon.nova-lite-v1:0");
+            let (mut fast, mut slow) = (StreamAccumulator::new(&t), StreamAccumulator::new(&t));
+            let (mut fast_faults, mut slow_faults) = (Vec::new(), Vec::new());
+            let mut fast_out = 0;
+            let mut slow_out = 0;
+            for (i, d, pad) in events {
+                let mut members = Vec::new();
+                if !INDEX[i].is_empty() {
+                    members.push(format!(r#""contentBlockIndex":{}"#, INDEX[i]));
+                }
+                if !DELTA[d].is_empty() {
+                    members.push(format!(r#""delta":{}"#, DELTA[d]));
+                }
+                if pad {
+                    members.push(r#""p":"abcdefghij""#.to_owned());
+                }
+                let payload = format!("{{{}}}", members.join(","));
+                fast_out += fast.push_bytes(&ev("contentBlockDelta", &payload), &mut fast_faults);
+                let value: Value = serde_json::from_str(&payload).unwrap();
+                slow_out += u32::from(slow.converse_event("contentBlockDelta", &value, &mut slow_faults));
+            }
+            proptest::prop_assert_eq!(fast_out, slow_out);
+            proptest::prop_assert_eq!(&fast_faults, &slow_faults);
+            proptest::prop_assert_eq!(fast.finish(), slow.finish());
+        }
     }
 
     fn converse_wire() -> Vec<u8> {

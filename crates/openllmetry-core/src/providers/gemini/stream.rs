@@ -62,40 +62,16 @@ pub(super) fn reads_typed(data: &[u8]) -> bool {
 /// The typed read of a chunk: borrowed structs with exactly the fields used, each of the type
 /// the API sends. Anything else makes [`read`] give up, and the chunk is read as a [`Value`].
 mod wire {
-    use std::fmt;
-    use std::marker::PhantomData;
-
-    use serde::de::value::MapAccessDeserializer;
-    use serde::de::{IgnoredAny, MapAccess, Visitor};
+    use serde::de::IgnoredAny;
     use serde::{Deserialize, Deserializer};
     use serde_json::value::RawValue;
 
     use super::{CandidateFacts, ChunkFacts};
     use crate::json::Faults;
-    use crate::providers::common::WStr;
+    use crate::providers::common::{Object, WStr};
     use crate::providers::gemini::{map_finish_reason, part_of};
     use crate::record::Usage;
     use openllmetry_semconv::message::Part;
-
-    /// A JSON object read as `T`. Serde's derived structs also accept an array (fields by
-    /// position); the [`Value`](serde_json::Value) read does not, so neither does this.
-    struct Object<T>(T);
-
-    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V<T>(PhantomData<T>);
-            impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-                type Value = Object<T>;
-                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str("an object")
-                }
-                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
-                    T::deserialize(MapAccessDeserializer::new(map)).map(Object)
-                }
-            }
-            d.deserialize_map(V(PhantomData))
-        }
-    }
 
     /// Set when its member is present at all (`"error": null` included).
     #[derive(Default)]
