@@ -97,39 +97,9 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, ContextGuard, InstrumentationScope, KeyValue, Value, global};
 use serde::Serialize;
 
+pub use crate::entity_kind::EntityKind;
 use crate::redact::{EntityField, Redact};
 use crate::span_processor::{ScopeValues, SelfAttributed};
-
-/// The kind of an entity; recorded as `traceloop.span.kind` and used as the span name suffix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EntityKind {
-    /// One end-to-end job. Sets `traceloop.workflow.name` on itself and everything inside.
-    Workflow,
-    /// A step of a workflow. Extends the entity path of everything inside.
-    Task,
-    /// An agent. Sets `gen_ai.agent.name` on itself and everything inside; extends the path.
-    Agent,
-    /// A tool. Sets `gen_ai.tool.name` on itself; extends the path.
-    Tool,
-}
-
-impl EntityKind {
-    /// The `traceloop.span.kind` value: `workflow`, `task`, `agent` or `tool`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Workflow => "workflow",
-            Self::Task => "task",
-            Self::Agent => "agent",
-            Self::Tool => "tool",
-        }
-    }
-}
-
-impl fmt::Display for EntityKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The description of an entity run, before its span starts.
 ///

@@ -48,6 +48,7 @@ pub mod config;
 pub mod console;
 pub mod diagnostics;
 pub mod entity;
+mod entity_kind;
 mod env_vars;
 mod export;
 mod init;

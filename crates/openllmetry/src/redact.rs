@@ -17,7 +17,7 @@ use openllmetry_core::{Content, Target};
 use openllmetry_semconv::message::Part;
 use serde_json::Value;
 
-use crate::entity::EntityKind;
+use crate::entity_kind::EntityKind;
 
 const KEY_PREFIXES: &[&str] = &[
     "sk-ant-",
