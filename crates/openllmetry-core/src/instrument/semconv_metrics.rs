@@ -28,9 +28,24 @@ use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 
 use super::call::CallState;
-use super::metrics::metric_attributes;
-use crate::detect::Operation;
-use crate::record::ResponseRecord;
+use crate::detect::{Operation, Target};
+use crate::record::{RequestRecord, ResponseRecord};
+
+/// The other flavours' metric attributes with the semconv flavour's operation name.
+fn metric_attributes(
+    target: &Target,
+    request: &RequestRecord,
+    response_model: Option<&str>,
+) -> Vec<KeyValue> {
+    let mut attrs = super::metrics::metric_attributes(target, request, response_model);
+    let op = crate::render::semconv_operation_name(target);
+    for kv in &mut attrs {
+        if kv.key.as_str() == attr::GEN_AI_OPERATION_NAME {
+            *kv = KeyValue::new(attr::GEN_AI_OPERATION_NAME, op);
+        }
+    }
+    attrs
+}
 
 /// The instruments of the semconv flavour.
 pub(super) struct SemconvInstruments {
@@ -457,6 +472,36 @@ mod tests {
             Some(&Value::from("invalid_request_error"))
         );
         assert!(named(&points, "llm.openai.chat_completions.exceptions").is_empty());
+    }
+
+    #[test]
+    fn gemini_points_carry_the_generate_content_operation() {
+        let r = rig(Flavour::Semconv);
+        let call = r
+            .i
+            .start(
+                "POST",
+                "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:generateContent",
+                Some(br#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#),
+            )
+            .unwrap();
+        let mut obs = call.on_response(200, Some("application/json"), None);
+        obs.on_data(br#"{"candidates":[{"content":{"role":"model","parts":[{"text":"hello"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":2,"totalTokenCount":5},"modelVersion":"gemini-2.0-flash"}"#);
+        obs.on_end();
+        assert_eq!(r.span().name, "generate_content gemini-2.0-flash");
+        let points = r.points();
+        let d = named(&points, "gen_ai.client.inference.duration");
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            attr(d[0], "gen_ai.operation.name"),
+            Some(&Value::from("generate_content"))
+        );
+        assert_eq!(
+            attr(d[0], "gen_ai.provider.name"),
+            Some(&Value::from("gcp.gemini"))
+        );
+        let input = named(&points, "gen_ai.client.inference.usage.input_tokens");
+        assert_eq!(input[0].2, 3.0);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! pinned commits):
 //!
 //! - span name `{gen_ai.operation.name} {gen_ai.request.model}` (the operation alone when the
-//!   request names no model), kind CLIENT;
+//!   request names no model), kind CLIENT; the operation of a Gemini / Vertex AI
+//!   `generateContent` call is `generate_content` (OpenLLMetry writes `chat`);
 //! - at span start: `gen_ai.operation.name`, `gen_ai.provider.name`, `gen_ai.request.model`,
 //!   `server.address`, `server.port`, the request parameters, `gen_ai.request.stream` (only
 //!   when `true`: "if unset, the request is assumed to be non-streaming"),
@@ -52,13 +53,24 @@ use opentelemetry::KeyValue;
 use serde::Serialize;
 
 use super::{Content, kv_str, str_array, to_json_string};
-use crate::detect::{Operation, Target};
+use crate::detect::{ApiFormat, Operation, Target};
 use crate::record::{RequestRecord, ResponseRecord};
+
+/// `gen_ai.operation.name` in the semconv flavour: the other flavours' value, except that a
+/// Gemini / Vertex AI `generateContent` call is `generate_content` (the conventions' value for
+/// "multimodal content generation operation such as Gemini Generate Content"; OpenLLMetry
+/// writes `chat`).
+pub(crate) fn operation_name(target: &Target) -> &'static str {
+    match (target.format, target.operation) {
+        (ApiFormat::Gemini, Operation::Chat) => "generate_content",
+        (_, op) => op.semconv_name(),
+    }
+}
 
 /// The span name of an LLM call in the semconv flavour: `{gen_ai.operation.name}
 /// {gen_ai.request.model}`, or the operation name alone when the request names no model.
 pub fn semconv_span_name(target: &Target, request: &RequestRecord) -> String {
-    let op = target.operation.semconv_name();
+    let op = operation_name(target);
     match request.model.as_deref().filter(|m| !m.is_empty()) {
         Some(model) => format!("{op} {model}"),
         None => op.to_owned(),
@@ -73,10 +85,7 @@ fn is_openai(provider: &str) -> bool {
 
 /// Request attributes of the semconv flavour (set at span start).
 pub(super) fn request_attributes(target: &Target, req: &RequestRecord, out: &mut Vec<KeyValue>) {
-    out.push(kv_str(
-        attr::GEN_AI_OPERATION_NAME,
-        target.operation.semconv_name(),
-    ));
+    out.push(kv_str(attr::GEN_AI_OPERATION_NAME, operation_name(target)));
     out.push(kv_str(attr::GEN_AI_PROVIDER_NAME, target.provider_name));
     if let Some(m) = &req.model {
         out.push(kv_str(attr::GEN_AI_REQUEST_MODEL, m.clone()));
@@ -451,6 +460,38 @@ mod tests {
             keys(&out).iter().all(|k| !k.starts_with("openai.")),
             "{:?}",
             keys(&out)
+        );
+    }
+
+    #[test]
+    fn gemini_generate_content_is_its_own_operation() {
+        let t = detect(
+            "POST",
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:generateContent",
+        )
+        .unwrap();
+        let mut faults = Vec::new();
+        let mut rq = parse_request_for(
+            &t,
+            br#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#,
+            &mut faults,
+        );
+        // The model is in the URL; the recorder fills it in from the target.
+        assert_eq!(t.model_in_path.as_deref(), Some("gemini-2.0-flash"));
+        rq.model.clone_from(&t.model_in_path);
+        assert_eq!(
+            semconv_span_name(&t, &rq),
+            "generate_content gemini-2.0-flash"
+        );
+        let mut out = Vec::new();
+        request_attributes(Flavour::Semconv, &t, &rq, &mut out);
+        assert_eq!(
+            find(&out, "gen_ai.operation.name").map(|v| v.as_str().into_owned()),
+            Some("generate_content".to_owned())
+        );
+        assert_eq!(
+            find(&out, "gen_ai.provider.name").map(|v| v.as_str().into_owned()),
+            Some("gcp.gemini".to_owned())
         );
     }
 
