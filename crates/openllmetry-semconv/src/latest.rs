@@ -22,6 +22,13 @@
 //! | `model/gen-ai/gen-ai-input-messages.json`, `gen-ai-output-messages.json` | `2b902ce14e7fa9d3d97cac49de02bae6917c02ae` |
 //! | `docs/gen-ai/gen-ai-agent-spans.md` (`invoke_agent` internal span) | `002c8a6ea1c8a42b14a4527db83b3cabcded610a` |
 //! | `model/gen-ai/registry.yaml` (provider names, tool attributes) | `e8fc5751506258db1459d1bde47994e01dee922e` |
+//! | `model/gen-ai/gen-ai-tool-definitions.json` | `d357ce213b466276774e18fb7f598bef06d003d0` |
+//! | `docs/gen-ai/non-normative/tests/cases/input-messages-parts-missing-required.yaml` (the schemas accept a part of a known type without its fields, as a generic part) | `2b2852fb119b37017323942ccd05c25e06c6d48e` |
+//!
+//! The repository has no release or tag to pin, and every definition followed here is at
+//! `Development` stability, so names may still change. The files were read from the stored copy of
+//! `open-telemetry/semantic-conventions-genai` itself, not from the core repository's
+//! deprecated `model/gen-ai`.
 //!
 //! [`GENAI_CONVENTIONS_COMMIT`] is the commit of the inference-span document, the one most of
 //! the flavour follows.
@@ -60,6 +67,14 @@ pub const GENAI_CONVENTIONS_FILES: &[(&str, &str)] = &[
     (
         "model/gen-ai/registry.yaml",
         "e8fc5751506258db1459d1bde47994e01dee922e",
+    ),
+    (
+        "model/gen-ai/gen-ai-tool-definitions.json",
+        "d357ce213b466276774e18fb7f598bef06d003d0",
+    ),
+    (
+        "docs/gen-ai/non-normative/tests/cases/input-messages-parts-missing-required.yaml",
+        "2b2852fb119b37017323942ccd05c25e06c6d48e",
     ),
 ];
 
