@@ -182,6 +182,20 @@ pub(super) fn finish(
     if let Some(e) = &error_type {
         attrs.push(KeyValue::new(attr::ERROR_TYPE, e.clone()));
     }
+    if inner.flavour == Flavour::Semconv
+        && (error_type.is_some() || matches!(outcome, Outcome::Incomplete))
+        && state.target.operation != crate::detect::Operation::Embeddings
+    {
+        // The conventions report `error` for each generation that ended without a reason.
+        attrs.retain(|kv| kv.key.as_str() != attr::GEN_AI_RESPONSE_FINISH_REASONS);
+        let reasons = render::semconv_abnormal_finish_reasons(response.as_ref());
+        attrs.push(KeyValue::new(
+            attr::GEN_AI_RESPONSE_FINISH_REASONS,
+            opentelemetry::Value::Array(opentelemetry::Array::String(
+                reasons.into_iter().map(Into::into).collect(),
+            )),
+        ));
+    }
 
     // Metrics, from the response as the provider sent it (before any redaction).
     if let Some(m) = &inner.instruments {

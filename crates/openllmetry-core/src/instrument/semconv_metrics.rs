@@ -447,6 +447,9 @@ mod tests {
         obs.on_end();
         let span = r.span();
         assert_eq!(span.name, "chat gpt-4o");
+        // "If a finish reason was expected but not received, for example because generation
+        // failed, ... instrumentations SHOULD report `error`."
+        assert_eq!(finish_reasons(&span), vec!["error"]);
         let points = r.points();
         let d = named(&points, "gen_ai.client.inference.duration");
         assert_eq!(
@@ -472,6 +475,70 @@ mod tests {
             Some(&Value::from("invalid_request_error"))
         );
         assert!(named(&points, "llm.openai.chat_completions.exceptions").is_empty());
+    }
+
+    fn finish_reasons(span: &SpanData) -> Vec<String> {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == "gen_ai.response.finish_reasons")
+            .map(|kv| match &kv.value {
+                Value::Array(opentelemetry::Array::String(v)) => {
+                    v.iter().map(|s| s.as_str().to_owned()).collect()
+                }
+                other => panic!("{other:?}"),
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_stream_cut_before_its_final_event_reports_an_error_finish_reason() {
+        let r = rig(Flavour::Semconv);
+        let call =
+            r.i.start(
+                "POST",
+                CHAT_URL,
+                Some(br#"{"model":"deepseek-chat","stream":true,"messages":[]}"#),
+            )
+            .unwrap();
+        let mut obs = call.on_response(200, Some("text/event-stream"), None);
+        // The first two events only: the choice's finish reason never came.
+        let cut = STREAM
+            .windows(2)
+            .enumerate()
+            .filter(|(_, w)| w == b"\n\n")
+            .nth(1)
+            .map(|(i, _)| i + 2)
+            .unwrap();
+        obs.on_data(&STREAM[..cut]);
+        drop(obs);
+        let span = r.span();
+        assert_eq!(finish_reasons(&span), vec!["error"]);
+        // The whole stream: the provider's reason.
+        let r = rig(Flavour::Semconv);
+        let call =
+            r.i.start(
+                "POST",
+                CHAT_URL,
+                Some(br#"{"model":"deepseek-chat","stream":true,"messages":[]}"#),
+            )
+            .unwrap();
+        let mut obs = call.on_response(200, Some("text/event-stream"), None);
+        obs.on_data(STREAM);
+        obs.on_end();
+        assert_eq!(finish_reasons(&r.span()), vec!["stop"]);
+        // The other flavours keep what the provider sent (nothing, for the cut stream).
+        let r = rig(Flavour::Current);
+        let call =
+            r.i.start(
+                "POST",
+                CHAT_URL,
+                Some(br#"{"model":"m","stream":true,"messages":[]}"#),
+            )
+            .unwrap();
+        let mut obs = call.on_response(200, Some("text/event-stream"), None);
+        obs.on_data(&STREAM[..cut]);
+        drop(obs);
+        assert!(finish_reasons(&r.span()).is_empty());
     }
 
     #[test]

@@ -49,7 +49,10 @@ pub use attributes::{request_attributes, response_attributes};
 pub use current::{current_content_attributes, current_content_attributes_for};
 pub use events::{LogEvent, events, json_to_any_value};
 pub use legacy::{legacy_content_attributes, legacy_content_attributes_for, legacy_system_value};
-pub(crate) use semconv::operation_name as semconv_operation_name;
+pub(crate) use semconv::{
+    abnormal_finish_reasons as semconv_abnormal_finish_reasons,
+    operation_name as semconv_operation_name,
+};
 pub use semconv::{semconv_content_attributes, semconv_response_attributes, semconv_span_name};
 
 /// Output flavour of the recorder.

@@ -18,7 +18,9 @@
 //!   `gen_ai.usage.{input,output}_tokens`, `gen_ai.usage.cache_read.input_tokens`,
 //!   `gen_ai.usage.cache_write.input_tokens`, `gen_ai.usage.reasoning.output_tokens`,
 //!   `gen_ai.embeddings.dimension.count`, `gen_ai.response.time_to_first_chunk`,
-//!   `error.type`; for OpenAI and Azure OpenAI only, `openai.response.system_fingerprint` and
+//!   `error.type`; when the call ended abnormally (stream cut, transport or provider error),
+//!   `error` in `gen_ai.response.finish_reasons` for each generation without a finish reason
+//!   (`["error"]` when none came back); for OpenAI and Azure OpenAI only, `openai.response.system_fingerprint` and
 //!   `openai.response.service_tier`;
 //! - with content capture on: `gen_ai.input.messages`, `gen_ai.output.messages`,
 //!   `gen_ai.system_instructions`, `gen_ai.tool.definitions`, as JSON strings following the
@@ -39,8 +41,6 @@
 //! - No cost attributes: the pinned inference span defines none (the cost proposal,
 //!   `gen_ai.usage.cost.*`, was an open pull request at the pinned commits) and the core has
 //!   no price table.
-//! - `gen_ai.response.finish_reasons` holds the finish reasons the provider sent; a choice
-//!   whose stream ended without one is left out rather than reported as `error`.
 //! - The OpenLLMetry extensions of the other flavours (`gen_ai.usage.total_tokens`,
 //!   `gen_ai.is_streaming`, `gen_ai.openai.api_base`, `gen_ai.openai.api_version`,
 //!   `gen_ai.request.structured_output_schema`, Ollama's duration attributes) are not
@@ -211,6 +211,34 @@ pub fn semconv_response_attributes(
             .into_iter()
             .filter_map(|(k, v)| v.map(|v| KeyValue::new(k, v))),
     );
+}
+
+/// `gen_ai.response.finish_reasons` of a call that ended abnormally (stream cut, transport or
+/// provider error): "If a finish reason was expected but not received, for example because
+/// generation failed, was cancelled, or a stream ended before the final event,
+/// instrumentations SHOULD report `error` for that position" (`client-inference.md`). One
+/// entry per output message, its own reason or `error`; `["error"]` when no generation came
+/// back.
+pub(crate) fn abnormal_finish_reasons(resp: Option<&ResponseRecord>) -> Vec<String> {
+    let messages = resp
+        .map(|r| r.output_messages.as_slice())
+        .unwrap_or_default();
+    if messages.is_empty() {
+        return match resp.map(|r| r.finish_reasons.as_slice()) {
+            Some(reported) if !reported.is_empty() => reported.to_vec(),
+            _ => vec![value::finish_reason::ERROR.to_owned()],
+        };
+    }
+    messages
+        .iter()
+        .map(|m| {
+            if m.finish_reason.is_empty() {
+                value::finish_reason::ERROR.to_owned()
+            } else {
+                m.finish_reason.clone()
+            }
+        })
+        .collect()
 }
 
 /// An output message as the pinned output-messages schema has it: `{role, parts, name?}`
