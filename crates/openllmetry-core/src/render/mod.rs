@@ -43,7 +43,7 @@ mod attributes;
 mod current;
 mod events;
 mod legacy;
-mod semconv;
+pub mod semconv;
 
 pub use attributes::{request_attributes, response_attributes};
 pub use current::{current_content_attributes, current_content_attributes_for};
@@ -73,7 +73,8 @@ pub enum Flavour {
     /// pinned in [`openllmetry_semconv::latest`]) instead of OpenLLMetry's attributes: span
     /// name `{operation} {model}`, `gen_ai.usage.cache_write.input_tokens`, content in the
     /// current JSON shapes, the `gen_ai.client.inference.*` metrics. What
-    /// `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental` selects.
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental` selects. What it writes and
+    /// where it knowingly differs from the conventions: [`semconv`].
     Semconv,
 }
 

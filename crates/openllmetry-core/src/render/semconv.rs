@@ -38,13 +38,32 @@
 //!   `gen_ai.token.modality=unknown`, as the conventions ask when the modality is not known.
 //! - No `gen_ai.request.previous_response.id`, `gen_ai.conversation.id`,
 //!   `gen_ai.prompt.name`: the records do not carry them.
-//! - No cost attributes: the pinned inference span defines none (the cost proposal,
-//!   `gen_ai.usage.cost.*`, was an open pull request at the pinned commits) and the core has
-//!   no price table.
+//! - No cost attributes: the inference span at the pinned commit defines none (the sources
+//!   read describe the `gen_ai.usage.cost.*` proposal as an open pull request,
+//!   semantic-conventions-genai #443), and the core knows no cost: it has no price table and
+//!   no provider response parsed here reports one.
+//! - `gen_ai.tool.definitions` carries `description` and `parameters` whenever content
+//!   capture is on (the schema advises leaving these optional properties out by default;
+//!   here the whole attribute is already opt-in content).
+//! - No `gen_ai.client.inference.operation.details` or `gen_ai.client.operation.exception`
+//!   events: content stays on the span, errors are `error.type` and the span status.
 //! - The OpenLLMetry extensions of the other flavours (`gen_ai.usage.total_tokens`,
 //!   `gen_ai.is_streaming`, `gen_ai.openai.api_base`, `gen_ai.openai.api_version`,
 //!   `gen_ai.request.structured_output_schema`, Ollama's duration attributes) are not
-//!   written; the `openllmetry.*` markers (truncation, incomplete response) are kept.
+//!   written; the `openllmetry.*` markers (truncation, incomplete response) are kept, and
+//!   so are the attributes the SDK's entity scope adds to every span inside a workflow or
+//!   agent (`traceloop.workflow.name`, `traceloop.entity.path`, association properties).
+//!
+//! Metrics (`crate::instrument`'s semconv instruments, in place of the v1.41 and OpenLLMetry
+//! metrics): `gen_ai.client.inference.duration`, `…time_to_first_chunk`,
+//! `…time_per_output_chunk`, the usage counters `gen_ai.client.inference.usage.*` (with
+//! `gen_ai.token.modality=unknown`) and the per-operation histograms
+//! `gen_ai.client.inference.operation.{input,output}_tokens`; embeddings record
+//! `gen_ai.client.embeddings.duration` and `gen_ai.client.embeddings.operation.input_tokens`
+//! instead. Usage is recorded as `0` for a call that returned none, as the conventions ask.
+//!
+//! Agent and tool entities of the SDK (`#[agent]`, `#[tool]`) become `invoke_agent {name}` /
+//! `execute_tool {name}` spans in this flavour; see the SDK's `entity` module.
 
 use openllmetry_semconv::latest::attr as latest;
 use openllmetry_semconv::message::{OutputMessage, Part};
