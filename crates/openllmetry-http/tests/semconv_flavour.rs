@@ -380,3 +380,55 @@ async fn anthropic_prompt_caching() {
         assert_eq!(points[0].value, Some(write as f64));
     }
 }
+
+/// Upstream's Responses API recording from the corpus folder beside the test cassettes
+/// (`load_cassette` names are relative to `cassettes/openllmetry`).
+const OPENAI_RESPONSES: &str =
+    "../openllmetry-corpus/openai/test_responses/test_responses_with_request_params.yaml";
+
+#[tokio::test]
+async fn openai_responses_api() {
+    for on in [true, false] {
+        let r = run(OPENAI_RESPONSES, semconv(on)).await;
+        r.assert_pass_through();
+        let span = only_span(&r);
+        check_inference_span(&r, &span, "openai");
+        // The conventions' OpenAI document: `openai.api.type` is `responses` for this API.
+        assert_eq!(attr_str(&span, "openai.api.type"), Some("responses"));
+        let req = r.request_json();
+        let float = |k: &str| {
+            span.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == k)
+                .map(|kv| kv.value.clone())
+        };
+        assert_eq!(
+            float("gen_ai.request.temperature"),
+            req["temperature"].as_f64().map(OtelValue::F64)
+        );
+        assert_eq!(
+            float("gen_ai.request.top_p"),
+            req["top_p"].as_f64().map(OtelValue::F64)
+        );
+        assert_eq!(
+            int(&span, "gen_ai.request.max_tokens"),
+            req["max_output_tokens"].as_i64()
+        );
+        let usage = recorded(&r, "usage").unwrap();
+        assert_eq!(
+            int(&span, "gen_ai.usage.input_tokens"),
+            usage["input_tokens"].as_i64()
+        );
+        assert_eq!(
+            int(&span, "gen_ai.usage.output_tokens"),
+            usage["output_tokens"].as_i64()
+        );
+        check_content(&r, &span, on);
+        if on {
+            let input = json_attr(&span, "gen_ai.input.messages");
+            assert_eq!(input[0]["parts"][0]["content"], req["input"]);
+            let output = json_attr(&span, "gen_ai.output.messages");
+            assert_eq!(output[0]["role"], "assistant");
+        }
+    }
+}
