@@ -146,8 +146,12 @@ impl Instruments {
 /// first chunk, which carries the response model.
 pub(super) fn note_chunks(state: &mut CallState, chunks: u32, model: Option<&str>) {
     let now = Instant::now();
-    if let Some(m) = state.inner.clone().semconv_instruments.as_ref() {
-        m.note_chunks(state, chunks, model, now);
+    if state.inner.semconv_instruments.is_some() {
+        // The semconv flavour's histograms (the `Arc` is cloned only in that flavour).
+        let inner = state.inner.clone();
+        if let Some(m) = &inner.semconv_instruments {
+            m.note_chunks(state, chunks, model, now);
+        }
     } else if let Some(m) = &state.inner.instruments {
         let attrs = state
             .chunk_metric_attrs
