@@ -2,7 +2,10 @@
 //! (pydantic-ai `test_google_model_stream`, 3 chunks; see the SOURCE.md next to the
 //! cassette) fed through the SSE parser and the accumulator, and the same chunks as a
 //! JSON-array stream through `JsonArraySplitter`. Divide the reported time by 3 for the
-//! per-chunk figure.
+//! per-chunk figure. `gemini/sse_stream_3_chunks_value` is the same stream with every chunk
+//! read as a `serde_json::Value` (the reader the typed one replaced; the fallback for chunks the
+//! typed read refuses), for a side-by-side ratio; `gemini/chunk_typed` and `chunk_value` are
+//! one recorded chunk through each reader alone.
 
 #![allow(missing_docs)]
 
@@ -67,6 +70,45 @@ fn bench(c: &mut Criterion) {
                 );
             }
             black_box(acc.finish())
+        })
+    });
+    c.bench_function("gemini/sse_stream_3_chunks_value", |b| {
+        b.iter(|| {
+            let (mut faults, mut sse_faults) = (Vec::new(), Vec::new());
+            let mut acc = StreamAccumulator::new(Operation::Chat);
+            let mut p = SseParser::default();
+            for r in &sse_reads {
+                p.push(
+                    r,
+                    |ev| {
+                        let _ = acc.push_element_as_value(ev.data.as_bytes(), &mut faults);
+                    },
+                    &mut sse_faults,
+                );
+            }
+            black_box(acc.finish())
+        })
+    });
+    let chunk = sse_reads[1]
+        .strip_prefix(b"data: ")
+        .and_then(|c| c.strip_suffix(b"\r\n\r\n"))
+        .unwrap();
+    c.bench_function("gemini/chunk_typed", |b| {
+        b.iter(|| {
+            // A fresh accumulator each time, so the content budget never fills.
+            let mut acc = StreamAccumulator::new(Operation::Chat);
+            let mut faults = Vec::new();
+            black_box(acc.push_element(chunk, &mut faults));
+            black_box(acc)
+        })
+    });
+    c.bench_function("gemini/chunk_value", |b| {
+        b.iter(|| {
+            // A fresh accumulator each time, so the content budget never fills.
+            let mut acc = StreamAccumulator::new(Operation::Chat);
+            let mut faults = Vec::new();
+            black_box(acc.push_element_as_value(chunk, &mut faults));
+            black_box(acc)
         })
     });
     c.bench_function("gemini/json_array_stream_3_chunks", |b| {

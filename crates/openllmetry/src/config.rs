@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use openllmetry_core::{ApiFormat, Content, Flavour, Target};
+use openllmetry_core::{ApiFormat, Flavour};
 
 use crate::sink::{
     BoxedLogExporter, BoxedMetricExporter, BoxedPropagator, BoxedSpanExporter, BoxedSpanProcessor,
@@ -146,8 +146,9 @@ pub enum SamplerChoice {
 /// Span post-processing hook: sees every finished span before export and may change it.
 pub type SpanPostprocessHook = Arc<dyn Fn(&mut opentelemetry_sdk::trace::SpanData) + Send + Sync>;
 
-/// Redaction hook: sees the structured content of each LLM call before it is rendered.
-pub type RedactHook = Arc<dyn Fn(&Target, &mut Content) + Send + Sync>;
+/// Redaction hook: sees every piece of content (each LLM call's, each entity's input and
+/// output) before it is rendered; see [`Config::with_redaction`].
+pub type RedactHook = Arc<dyn Fn(crate::redact::Redact<'_>) + Send + Sync>;
 
 /// The SDK configuration. Every `with_*` setter overrides the matching environment variable
 /// (code over environment over default); see the crate docs for the table.
@@ -428,11 +429,18 @@ impl Config {
         self
     }
 
-    /// A hook that sees the structured content of each LLM call (before it is rendered,
-    /// whatever the sampling decision) and may mask or drop parts of it.
+    /// A hook that sees every piece of content before it is recorded and may change or drop
+    /// it: the structured content of each LLM call ([`Redact::Llm`], whatever the sampling
+    /// decision) and the input and output of each workflow, task, agent and tool
+    /// ([`Redact::Entity`]). It runs only when content capture is on, after the built-in
+    /// [secret masking](Self::with_secret_masking). A panic in the hook is the application's
+    /// own: keep it panic-free.
+    ///
+    /// [`Redact::Llm`]: crate::redact::Redact::Llm
+    /// [`Redact::Entity`]: crate::redact::Redact::Entity
     pub fn with_redaction(
         mut self,
-        hook: impl Fn(&Target, &mut Content) + Send + Sync + 'static,
+        hook: impl Fn(crate::redact::Redact<'_>) + Send + Sync + 'static,
     ) -> Self {
         self.redact = Some(Arc::new(hook));
         self

@@ -94,9 +94,9 @@
 //! fails to serialize is not recorded; the failure never reaches the caller. The switch is the
 //! one LLM content uses (the global instrumentation's), and with secret masking on
 //! (`TRACELOOP_MASK_SECRETS`) every string in the input and output is masked as in LLM content
-//! ([`crate::redact`]). The [`Config::with_redaction`](crate::Config::with_redaction) hook sees
-//! LLM content only; entity spans can be changed by
-//! [`Config::with_span_postprocess`](crate::Config::with_span_postprocess).
+//! ([`crate::redact`]). Then the [`Config::with_redaction`](crate::Config::with_redaction) hook
+//! sees it as [`Redact::Entity`](crate::redact::Redact::Entity), with the entity's kind and name,
+//! exactly as it sees LLM content; a hook that sets the value to `null` drops it.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -112,6 +112,7 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, ContextGuard, InstrumentationScope, KeyValue, Value, global};
 use serde::Serialize;
 
+use crate::redact::{EntityField, Redact};
 use crate::span_processor::{ScopeValues, SelfAttributed};
 
 /// The kind of an entity; recorded as `traceloop.span.kind` and used as the span name suffix.
@@ -283,6 +284,8 @@ impl Entity {
             shared: Arc::new(Shared {
                 cx,
                 error_recorded: AtomicBool::new(false),
+                kind: self.kind,
+                name: self.name,
                 tool_call_content: semconv && self.kind == EntityKind::Tool,
             }),
             ended: false,
@@ -400,6 +403,9 @@ struct Shared {
     cx: Context,
     /// Set by the first error or panic recorded, so that `error.type` is written once.
     error_recorded: AtomicBool,
+    /// The entity's kind and name, shown to the redaction hook with its content.
+    kind: EntityKind,
+    name: Arc<str>,
     /// A tool in the semconv flavour: its input and output are recorded as
     /// `gen_ai.tool.call.arguments` / `gen_ai.tool.call.result`.
     tool_call_content: bool,
@@ -499,11 +505,32 @@ impl EntitySpan {
 
     /// The one path of entity content (the API's `record_input`/`record_output` and the
     /// attribute macros'): nothing unless content capture is on, secrets masked when
-    /// `TRACELOOP_MASK_SECRETS` is on (as in LLM content), then recorded as JSON.
+    /// `TRACELOOP_MASK_SECRETS` is on (as in LLM content), then the
+    /// [redaction hook](crate::Config::with_redaction), then recorded as JSON.
     pub(crate) fn set_content(&self, key: &'static str, mut value: serde_json::Value) {
         if !crate::state::content_capture() {
             return;
         }
+        if crate::state::mask_secrets() {
+            crate::redact::mask_value(&mut value);
+        }
+        if let Some(hook) = crate::state::redact_hook() {
+            let field = if key == attr::TRACELOOP_ENTITY_INPUT {
+                EntityField::Input
+            } else {
+                EntityField::Output
+            };
+            hook(Redact::Entity {
+                kind: self.shared.kind,
+                name: &self.shared.name,
+                field,
+                value: &mut value,
+            });
+            if value.is_null() {
+                return;
+            }
+        }
+        // A tool's input and output, in the semconv flavour, under the conventions' keys.
         let key = match key {
             attr::TRACELOOP_ENTITY_INPUT if self.shared.tool_call_content => {
                 latest::GEN_AI_TOOL_CALL_ARGUMENTS
@@ -513,9 +540,6 @@ impl EntitySpan {
             }
             k => k,
         };
-        if crate::state::mask_secrets() {
-            crate::redact::mask_value(&mut value);
-        }
         if let Ok(json) = serde_json::to_string(&value) {
             self.set_json(key, json);
         }

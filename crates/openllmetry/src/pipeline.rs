@@ -452,6 +452,7 @@ pub(crate) fn build(mut config: Config, r: &Resolved) -> Result<Pipeline, Config
         ib = ib.with_logger_provider(l);
     }
     let user_redact = config.redact.clone();
+    crate::state::set_redact_hook(user_redact.clone());
     if r.mask_secrets || user_redact.is_some() {
         let mask = r.mask_secrets;
         ib = ib.with_redact_hook(move |target, content| {
@@ -459,7 +460,7 @@ pub(crate) fn build(mut config: Config, r: &Resolved) -> Result<Pipeline, Config
                 crate::redact::mask_content(content);
             }
             if let Some(h) = &user_redact {
-                h(target, content);
+                h(crate::redact::Redact::Llm { target, content });
             }
         });
     }

@@ -9,10 +9,15 @@
 //!   `AIza`) followed by at least 16 key characters → `[REDACTED_KEY]`;
 //! * `Bearer <token>` → `Bearer [REDACTED]`;
 //! * e-mail addresses → `[REDACTED_EMAIL]`.
+//!
+//! A user's own rules go in the [redaction hook](crate::Config::with_redaction), which sees every
+//! piece of content, LLM calls' and entities', as a [`Redact`] after this masking.
 
-use openllmetry_core::Content;
+use openllmetry_core::{Content, Target};
 use openllmetry_semconv::message::Part;
 use serde_json::Value;
+
+use crate::entity::EntityKind;
 
 const KEY_PREFIXES: &[&str] = &[
     "sk-ant-",
@@ -132,46 +137,127 @@ fn mask_string(s: &mut String) {
 
 /// Masks secrets in every string of a JSON value (entity input/output).
 pub(crate) fn mask_value(v: &mut Value) {
-    mask_json(v);
-}
-
-fn mask_json(v: &mut Value) {
-    match v {
-        Value::String(s) => mask_string(s),
-        Value::Array(a) => a.iter_mut().for_each(mask_json),
-        Value::Object(o) => o.values_mut().for_each(mask_json),
-        _ => {}
-    }
-}
-
-fn mask_part(p: &mut Part) {
-    match p {
-        Part::Text { content } | Part::Reasoning { content } => mask_string(content),
-        Part::ToolCall {
-            arguments: Some(a), ..
-        } => mask_json(a),
-        Part::ToolCallResponse { response, .. } => mask_json(response),
-        Part::Uri { uri, .. } => mask_string(uri),
-        Part::Generic(map) => map.values_mut().for_each(mask_json),
-        _ => {}
-    }
+    for_each_json_string(v, &mut mask_string);
 }
 
 /// Masks secrets everywhere in `content`.
 pub fn mask_content(content: &mut Content) {
-    content.system_instructions.iter_mut().for_each(mask_part);
-    for m in &mut content.input_messages {
-        m.parts.iter_mut().for_each(mask_part);
+    for_each_content_string(content, &mut mask_string);
+}
+
+/// Calls `f` on every string inside a JSON value (object keys excepted).
+fn for_each_json_string(v: &mut Value, f: &mut dyn FnMut(&mut String)) {
+    match v {
+        Value::String(s) => f(s),
+        Value::Array(a) => a.iter_mut().for_each(|v| for_each_json_string(v, f)),
+        Value::Object(o) => o.values_mut().for_each(|v| for_each_json_string(v, f)),
+        _ => {}
     }
-    for m in &mut content.output_messages {
-        m.parts.iter_mut().for_each(mask_part);
+}
+
+fn for_each_part_string(p: &mut Part, f: &mut dyn FnMut(&mut String)) {
+    match p {
+        Part::Text { content } | Part::Reasoning { content } => f(content),
+        Part::ToolCall {
+            arguments: Some(a), ..
+        } => for_each_json_string(a, f),
+        Part::ToolCallResponse { response, .. } => for_each_json_string(response, f),
+        Part::Uri { uri, .. } => f(uri),
+        Part::Generic(map) => map.values_mut().for_each(|v| for_each_json_string(v, f)),
+        _ => {}
+    }
+}
+
+/// Calls `f` on every content string of an LLM call: message and instruction texts, tool call
+/// arguments and results, URIs, tool descriptions and parameter schemas.
+fn for_each_content_string(content: &mut Content, f: &mut dyn FnMut(&mut String)) {
+    let messages = content
+        .input_messages
+        .iter_mut()
+        .flat_map(|m| m.parts.iter_mut())
+        .chain(
+            content
+                .output_messages
+                .iter_mut()
+                .flat_map(|m| m.parts.iter_mut()),
+        );
+    for p in content.system_instructions.iter_mut().chain(messages) {
+        for_each_part_string(p, f);
     }
     for t in &mut content.tool_definitions {
         if let Some(d) = &mut t.description {
-            mask_string(d);
+            f(d);
         }
         if let Some(p) = &mut t.parameters {
-            mask_json(p);
+            for_each_json_string(p, f);
+        }
+    }
+}
+
+/// Which content of an entity the [redaction hook](crate::Config::with_redaction) is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EntityField {
+    /// `traceloop.entity.input`: the function's arguments.
+    Input,
+    /// `traceloop.entity.output`: its return value.
+    Output,
+}
+
+/// One piece of content on its way to a span or event, as the
+/// [redaction hook](crate::Config::with_redaction) sees it: after secret masking
+/// (`TRACELOOP_MASK_SECRETS`), before anything is rendered, and only when content capture is on.
+///
+/// Every piece of content the SDK records goes through the hook: the structured content of each
+/// LLM call and the input and output of each workflow, task, agent and tool. A hook that only
+/// needs to rewrite text can ignore the difference with [`for_each_string`](Self::for_each_string):
+///
+/// ```
+/// let config = openllmetry::Config::new().with_redaction(|mut content| {
+///     content.for_each_string(|s| {
+///         if s.contains("4111 1111 1111 1111") {
+///             *s = s.replace("4111 1111 1111 1111", "[CARD]");
+///         }
+///     });
+/// });
+/// # let _ = config;
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Redact<'a> {
+    /// The structured content of one LLM call: messages, system instructions, tool definitions.
+    /// Clearing a list drops that content.
+    #[non_exhaustive]
+    Llm {
+        /// The call: provider, operation, URL-named model.
+        target: &'a Target,
+        /// Its content, before rendering.
+        content: &'a mut Content,
+    },
+    /// The input or output of an entity (`#[workflow]`, `#[task]`, `#[agent]`, `#[tool]` or
+    /// [`EntitySpan::record_input`](crate::entity::EntitySpan::record_input) and its sibling),
+    /// as the JSON that will be recorded. Setting it to `null` drops it.
+    #[non_exhaustive]
+    Entity {
+        /// The entity's kind.
+        kind: EntityKind,
+        /// The entity's name.
+        name: &'a str,
+        /// Input or output.
+        field: EntityField,
+        /// The JSON to be recorded.
+        value: &'a mut Value,
+    },
+}
+
+impl Redact<'_> {
+    /// Calls `f` on every string of this content: texts, tool call arguments and results, URIs
+    /// and tool definitions of an LLM call; every string value (not object keys) of an entity's
+    /// JSON.
+    pub fn for_each_string(&mut self, mut f: impl FnMut(&mut String)) {
+        match self {
+            Redact::Llm { content, .. } => for_each_content_string(content, &mut f),
+            Redact::Entity { value, .. } => for_each_json_string(value, &mut f),
         }
     }
 }

@@ -246,7 +246,13 @@ async fn redaction_hook_and_secret_masking_run_before_rendering() {
     let config = sinks
         .config()
         .with_secret_masking(true)
-        .with_redaction(|target, content| {
+        .with_redaction(|r| {
+            let openllmetry::redact::Redact::Llm {
+                target, content, ..
+            } = r
+            else {
+                panic!("only an LLM call runs here: {r:?}");
+            };
             assert_eq!(target.provider_name, "openai");
             for m in &mut content.output_messages {
                 m.parts.clear();

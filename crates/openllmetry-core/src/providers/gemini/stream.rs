@@ -1,5 +1,7 @@
 //! Gemini streams (SSE with `alt=sse`, or JSON-array elements) → [`ResponseRecord`].
 
+use std::borrow::Cow;
+
 use openllmetry_semconv::message::{OutputMessage, Part};
 use serde_json::Value;
 
@@ -8,6 +10,232 @@ use crate::json::{Faults, Obj, get_array, get_i64, get_obj, get_str, json_error_
 use crate::providers::common::{ContentBudget, ReportedOnce};
 use crate::record::{MAX_STREAM_ENTRIES, ProviderError, Usage};
 use crate::{FaultKind, Operation, ResponseRecord, SseEvent};
+
+/// What one chunk says, whichever way it was read: one candidate is `(index, parts, finish)`.
+#[derive(Debug, Default)]
+struct ChunkFacts<'a> {
+    id: Option<Cow<'a, str>>,
+    model: Option<Cow<'a, str>>,
+    usage: Option<Usage>,
+    blocked: bool,
+    candidates: Vec<CandidateFacts>,
+}
+
+type CandidateFacts = (i64, Vec<Part>, Option<Option<&'static str>>);
+
+/// The facts of a chunk read as a [`Value`] object; a field of the wrong type is a shape fault
+/// and reads as absent.
+fn facts_of_value<'a>(obj: &'a Obj, f: &mut Faults<'_>) -> ChunkFacts<'a> {
+    let mut facts = ChunkFacts {
+        id: get_str(obj, "responseId", f).map(Cow::Borrowed),
+        model: get_str(obj, "modelVersion", f).map(Cow::Borrowed),
+        usage: get_obj(obj, "usageMetadata", f).map(|u| usage_of(u, f)),
+        blocked: get_obj(obj, "promptFeedback", f)
+            .and_then(|p| get_str(p, "blockReason", f))
+            .is_some(),
+        candidates: Vec::new(),
+    };
+    for c in get_array(obj, "candidates", f).unwrap_or_default() {
+        let Value::Object(c) = c else {
+            f.push(FaultKind::UnexpectedShape);
+            continue;
+        };
+        let index = get_i64(c, "index", f).unwrap_or(0);
+        let parts: Vec<Part> = get_obj(c, "content", f)
+            .and_then(|content| get_array(content, "parts", f))
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| part_of(p, f))
+            .collect();
+        let finish = get_str(c, "finishReason", f).map(map_finish_reason);
+        facts.candidates.push((index, parts, finish));
+    }
+    facts
+}
+
+/// Whether the typed read takes `data` (the tests check the recorded chunks do).
+#[cfg(test)]
+pub(super) fn reads_typed(data: &[u8]) -> bool {
+    wire::read(data, &mut Faults::new(&mut Vec::new())).is_some()
+}
+
+/// The typed read of a chunk: borrowed structs with exactly the fields used, each of the type
+/// the API sends. Anything else makes [`read`] give up, and the chunk is read as a [`Value`].
+mod wire {
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::value::MapAccessDeserializer;
+    use serde::de::{IgnoredAny, MapAccess, Visitor};
+    use serde::{Deserialize, Deserializer};
+    use serde_json::value::RawValue;
+
+    use super::{CandidateFacts, ChunkFacts};
+    use crate::json::Faults;
+    use crate::providers::common::WStr;
+    use crate::providers::gemini::{map_finish_reason, part_of};
+    use crate::record::Usage;
+    use openllmetry_semconv::message::Part;
+
+    /// A JSON object read as `T`. Serde's derived structs also accept an array (fields by
+    /// position); the [`Value`](serde_json::Value) read does not, so neither does this.
+    struct Object<T>(T);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V<T>(PhantomData<T>);
+            impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+                type Value = Object<T>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
+                    T::deserialize(MapAccessDeserializer::new(map)).map(Object)
+                }
+            }
+            d.deserialize_map(V(PhantomData))
+        }
+    }
+
+    /// Set when its member is present at all (`"error": null` included).
+    #[derive(Default)]
+    struct Present(bool);
+
+    impl<'de> Deserialize<'de> for Present {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            IgnoredAny::deserialize(d).map(|_| Present(true))
+        }
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct Chunk<'a> {
+        #[serde(borrow)]
+        response_id: Option<WStr<'a>>,
+        #[serde(borrow)]
+        model_version: Option<WStr<'a>>,
+        usage_metadata: Option<Object<WireUsage>>,
+        #[serde(borrow)]
+        prompt_feedback: Option<Object<Feedback<'a>>>,
+        #[serde(borrow)]
+        candidates: Option<Vec<Object<Candidate<'a>>>>,
+        error: Present,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct WireUsage {
+        prompt_token_count: Option<i64>,
+        candidates_token_count: Option<i64>,
+        total_token_count: Option<i64>,
+        cached_content_token_count: Option<i64>,
+        thoughts_token_count: Option<i64>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct Feedback<'a> {
+        #[serde(borrow)]
+        block_reason: Option<WStr<'a>>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct Candidate<'a> {
+        index: Option<i64>,
+        #[serde(borrow)]
+        content: Option<Object<Content<'a>>>,
+        #[serde(borrow)]
+        finish_reason: Option<WStr<'a>>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Content<'a> {
+        #[serde(borrow)]
+        parts: Option<Vec<&'a RawValue>>,
+    }
+
+    /// The common part: `{"text": "..."}`, with `"thought": true` for thinking text.
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct TextPart<'a> {
+        #[serde(borrow)]
+        text: Option<WStr<'a>>,
+        thought: Option<bool>,
+    }
+
+    fn str_of(v: Option<WStr<'_>>) -> Result<Option<std::borrow::Cow<'_, str>>, ()> {
+        match v {
+            None => Ok(None),
+            Some(WStr::Str(s)) => Ok(Some(s)),
+            Some(WStr::Wrong) => Err(()),
+        }
+    }
+
+    /// A text part directly; any other part through the [`Value`](serde_json::Value) reader.
+    fn part(raw: &RawValue, f: &mut Faults<'_>) -> Option<Part> {
+        if let Ok(Object(TextPart {
+            text: Some(WStr::Str(t)),
+            thought,
+        })) = serde_json::from_str::<Object<TextPart<'_>>>(raw.get())
+        {
+            let content = t.into_owned();
+            return Some(if thought == Some(true) {
+                Part::Reasoning { content }
+            } else {
+                Part::text(content)
+            });
+        }
+        // `raw` is valid JSON: this parse only fails past serde_json's nesting limit, which
+        // the enclosing parse would have hit first.
+        let value = serde_json::from_str::<serde_json::Value>(raw.get()).ok()?;
+        part_of(&value, f)
+    }
+
+    /// The chunk's facts, or `None` when the typed read does not apply.
+    pub(super) fn read<'a>(data: &'a [u8], f: &mut Faults<'_>) -> Option<ChunkFacts<'a>> {
+        let Object(chunk) = serde_json::from_slice::<Object<Chunk<'a>>>(data).ok()?;
+        if chunk.error.0 {
+            return None;
+        }
+        let mut candidates = Vec::new();
+        for Object(c) in chunk.candidates.unwrap_or_default() {
+            let finish = str_of(c.finish_reason).ok()?;
+            let parts = c
+                .content
+                .and_then(|Object(c)| c.parts)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|p| part(p, f))
+                .collect();
+            let facts: CandidateFacts = (
+                c.index.unwrap_or(0),
+                parts,
+                finish.as_deref().map(map_finish_reason),
+            );
+            candidates.push(facts);
+        }
+        let blocked = match chunk.prompt_feedback {
+            Some(Object(p)) => str_of(p.block_reason).ok()?.is_some(),
+            None => false,
+        };
+        Some(ChunkFacts {
+            id: str_of(chunk.response_id).ok()?,
+            model: str_of(chunk.model_version).ok()?,
+            usage: chunk.usage_metadata.map(|Object(u)| Usage {
+                input_tokens: u.prompt_token_count,
+                output_tokens: u.candidates_token_count,
+                total_tokens: u.total_token_count,
+                cache_read_input_tokens: u.cached_content_token_count,
+                cache_creation_input_tokens: None,
+                reasoning_output_tokens: u.thoughts_token_count,
+            }),
+            blocked,
+            candidates,
+        })
+    }
+}
 
 #[derive(Debug)]
 struct CandidateAcc {
@@ -62,7 +290,34 @@ impl StreamAccumulator {
     }
 
     /// Feeds one chunk (a JSON-array element or an SSE `data`). True when it carried output.
+    ///
+    /// A well-formed chunk is read in one pass into borrowed typed structs ([`wire`]); a chunk
+    /// the typed read refuses (a field of an unexpected type, an `error` member, invalid JSON)
+    /// is read again as a [`Value`], which reports each shape fault and the JSON error. Both
+    /// reads give the same facts for every chunk the typed one accepts.
     pub fn push_element(&mut self, data: &[u8], faults: &mut Vec<FaultKind>) -> bool {
+        let mut shape = Vec::new();
+        if let Some(facts) = wire::read(data, &mut Faults::new(&mut shape)) {
+            return self.absorb(facts, shape, data.len(), faults);
+        }
+        shape.clear();
+        self.push_value(data, shape, faults)
+    }
+
+    /// [`push_element`](Self::push_element) without the typed read: every chunk read as a
+    /// [`Value`]. For the benchmark that compares the two reads; not part of the API.
+    #[doc(hidden)]
+    pub fn push_element_as_value(&mut self, data: &[u8], faults: &mut Vec<FaultKind>) -> bool {
+        self.push_value(data, Vec::new(), faults)
+    }
+
+    /// The [`Value`] read of one chunk: every shape fault reported, errors recorded.
+    fn push_value(
+        &mut self,
+        data: &[u8],
+        mut shape: Vec<FaultKind>,
+        faults: &mut Vec<FaultKind>,
+    ) -> bool {
         let obj: Obj = match serde_json::from_slice::<Value>(data) {
             Ok(Value::Object(o)) => o,
             Ok(_) => {
@@ -74,61 +329,46 @@ impl StreamAccumulator {
                 return false;
             }
         };
-        self.apply(&obj, data.len(), faults)
-    }
-
-    fn apply(&mut self, obj: &Obj, data_len: usize, faults: &mut Vec<FaultKind>) -> bool {
-        if let Some(e) = error_of(obj) {
+        if let Some(e) = error_of(&obj) {
             self.error = Some(e);
             self.complete = true;
             return false;
         }
-        // Shape faults of this chunk, reported once per stream below.
-        let mut shape = Vec::new();
-        let mut f = Faults::new(&mut shape);
-        if let Some(id) = get_str(obj, "responseId", &mut f)
-            && self.id.as_deref() != Some(id)
+        let facts = facts_of_value(&obj, &mut Faults::new(&mut shape));
+        self.absorb(facts, shape, data.len(), faults)
+    }
+
+    /// Applies what one chunk says; `shape` holds its shape faults, reported once per stream.
+    fn absorb(
+        &mut self,
+        facts: ChunkFacts<'_>,
+        shape: Vec<FaultKind>,
+        data_len: usize,
+        faults: &mut Vec<FaultKind>,
+    ) -> bool {
+        if let Some(id) = facts.id
+            && self.id.as_deref() != Some(&*id)
         {
-            self.id = Some(id.to_owned());
+            self.id = Some(id.into_owned());
         }
-        if let Some(m) = get_str(obj, "modelVersion", &mut f)
-            && self.model.as_deref() != Some(m)
+        if let Some(m) = facts.model
+            && self.model.as_deref() != Some(&*m)
         {
-            self.model = Some(m.to_owned());
+            self.model = Some(m.into_owned());
         }
-        if let Some(u) = get_obj(obj, "usageMetadata", &mut f) {
-            self.usage = usage_of(u, &mut f);
+        if let Some(u) = facts.usage {
+            self.usage = u;
         }
-        if get_obj(obj, "promptFeedback", &mut f)
-            .and_then(|p| get_str(p, "blockReason", &mut f))
-            .is_some()
-        {
+        if facts.blocked {
             self.blocked = true;
             self.complete = true;
         }
-        let mut output = false;
-        let mut pending = Vec::new();
-        for c in get_array(obj, "candidates", &mut f).unwrap_or_default() {
-            let Value::Object(c) = c else {
-                f.push(FaultKind::UnexpectedShape);
-                continue;
-            };
-            let index = get_i64(c, "index", &mut f).unwrap_or(0);
-            let parts: Vec<Part> = get_obj(c, "content", &mut f)
-                .and_then(|content| get_array(content, "parts", &mut f))
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|p| part_of(p, &mut f))
-                .collect();
-            let finish = get_str(c, "finishReason", &mut f).map(map_finish_reason);
-            output |= !parts.is_empty();
-            pending.push((index, parts, finish));
-        }
-        let _ = f;
         for k in shape {
             self.reported.report(faults, k);
         }
-        for (index, parts, finish) in pending {
+        let mut output = false;
+        for (index, parts, finish) in facts.candidates {
+            output |= !parts.is_empty();
             self.merge(index, parts, finish, data_len, faults);
         }
         if !self.candidates.is_empty() && self.candidates.iter().all(|c| c.finish.is_some()) {

@@ -403,3 +403,141 @@ proptest! {
         let _ = acc.finish();
     }
 }
+
+/// Whole `GenerateContentResponse` objects from the recordings: the three stream chunks and
+/// the non-streamed tool-call and thinking responses (a stream chunk has the same shape).
+fn chunk_seeds() -> Vec<serde_json::Value> {
+    let mut seeds: Vec<serde_json::Value> = std::str::from_utf8(testdata!("stream.response.sse"))
+        .unwrap()
+        .split("\r\n\r\n")
+        .filter_map(|e| e.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    for body in [
+        testdata!("tools.response.json"),
+        testdata!("thinking.response.json"),
+    ] {
+        seeds.push(serde_json::from_slice(body).unwrap());
+    }
+    seeds
+}
+
+/// Every JSON pointer inside `v` (the root excepted).
+fn pointers(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+    let children: Vec<(String, &serde_json::Value)> = match v {
+        serde_json::Value::Object(o) => o
+            .iter()
+            .map(|(k, c)| {
+                (
+                    format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    c,
+                )
+            })
+            .collect(),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (format!("{at}/{i}"), c))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (p, c) in children {
+        out.push(p.clone());
+        pointers(c, p, out);
+    }
+}
+
+#[test]
+fn recorded_chunks_take_the_typed_read() {
+    for seed in chunk_seeds() {
+        assert!(
+            super::stream::reads_typed(seed.to_string().as_bytes()),
+            "{seed}"
+        );
+    }
+}
+
+const REPLACEMENTS: usize = 16;
+
+/// Values of every JSON type, to put where the API sends another one.
+fn replacement(k: usize) -> serde_json::Value {
+    use serde_json::json;
+    [
+        json!(null),
+        json!(true),
+        json!(7),
+        json!(2.0),
+        json!(1.5),
+        json!(-3),
+        json!("STOP"),
+        json!("text"),
+        json!([1, "a"]),
+        json!(["x", true]),
+        json!({}),
+        json!({"text": "t", "thought": true}),
+        json!({"text": "t", "thought": false}),
+        json!({"text": "t", "thought": "yes"}),
+        json!({"text": 5}),
+        json!({"functionCall": {"name": "f", "args": {"a": 1}}}),
+    ][k % REPLACEMENTS]
+        .clone()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The typed read of a chunk and the `Value` read give the same record and the same faults
+    /// for any chunk: recorded chunks with up to three members replaced by values of any type,
+    /// removed, or a member duplicated in the text (the `Value` read is the reference).
+    #[test]
+    fn typed_and_value_reads_of_a_chunk_agree(
+        seed in 0usize..5,
+        edits in proptest::collection::vec((any::<usize>(), 0usize..REPLACEMENTS + 2), 0..4),
+        duplicate in proptest::option::of(0usize..4),
+    ) {
+        let mut chunk = chunk_seeds().swap_remove(seed);
+        for (at, what) in edits {
+            let mut all = Vec::new();
+            pointers(&chunk, String::new(), &mut all);
+            if all.is_empty() {
+                break;
+            }
+            let p = &all[at % all.len()];
+            if what >= REPLACEMENTS {
+                // Remove the member (or array element).
+                let (parent, last) = p.rsplit_once('/').unwrap();
+                match chunk.pointer_mut(parent) {
+                    Some(serde_json::Value::Object(o)) => {
+                        o.remove(&last.replace("~1", "/").replace("~0", "~"));
+                    }
+                    Some(serde_json::Value::Array(a)) => {
+                        a.remove(last.parse::<usize>().unwrap());
+                    }
+                    _ => {}
+                }
+            } else if let Some(slot) = chunk.pointer_mut(p) {
+                *slot = replacement(what);
+            }
+        }
+        let mut text = chunk.to_string();
+        if let Some(d) = duplicate {
+            let member = ["\"responseId\":\"dup\",", "\"modelVersion\":1,", "\"candidates\":null,",
+                          "\"error\":null,"][d];
+            if text.len() > 2 {
+                text.insert_str(1, member);
+            }
+        }
+        let data = text.as_bytes();
+
+        let mut fast = StreamAccumulator::new(Operation::Chat);
+        let mut fast_faults = Vec::new();
+        let fast_output = fast.push_element(data, &mut fast_faults);
+        let mut slow = StreamAccumulator::new(Operation::Chat);
+        let mut slow_faults = Vec::new();
+        let slow_output = slow.push_element_as_value(data, &mut slow_faults);
+        prop_assert_eq!(fast_output, slow_output, "{}", text);
+        prop_assert_eq!(&fast_faults, &slow_faults, "{}", text);
+        prop_assert_eq!(fast.is_complete(), slow.is_complete(), "{}", text);
+        prop_assert_eq!(fast.finish(), slow.finish(), "{}", text);
+    }
+}
