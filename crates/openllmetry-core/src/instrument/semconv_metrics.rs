@@ -542,6 +542,25 @@ mod tests {
     }
 
     #[test]
+    fn a_request_skimmed_after_the_start_names_the_span_with_its_model() {
+        // Past the observation budget the body streams through and is skimmed: the span
+        // starts as `chat` and gains the model when the skim arrives.
+        let r = rig(Flavour::Semconv);
+        let mut call = r.i.start_body_skipped("POST", CHAT_URL, None).unwrap();
+        let mut skim = crate::skim::Skim::new();
+        skim.push(br#"{"messages":[],"model":"gpt-4o","stream":true}"#);
+        call.set_skimmed_request(skim.finish());
+        call.on_transport_error("timeout");
+        let span = r.span();
+        assert_eq!(span.name, "chat gpt-4o");
+        assert!(
+            span.attributes
+                .iter()
+                .any(|kv| kv.key.as_str() == "error.type" && kv.value.as_str() == "timeout")
+        );
+    }
+
+    #[test]
     fn gemini_points_carry_the_generate_content_operation() {
         let r = rig(Flavour::Semconv);
         let call = r
