@@ -7,6 +7,10 @@
 //! conventions moved to their own repository in semconv 1.42), so the keys are
 //! kept here, pinned to [`SEMCONV_VERSION`].
 //!
+//! The opt-in `semconv` output flavour follows the newer conventions of the
+//! `open-telemetry/semantic-conventions-genai` repository instead, pinned by commit in
+//! [`latest`] ([`latest::GENAI_CONVENTIONS_COMMIT`]); only the names that changed live there.
+//!
 //! [OpenTelemetry GenAI semantic conventions]: https://opentelemetry.io/docs/specs/semconv/gen-ai/
 
 #![warn(
@@ -17,6 +21,7 @@
 )]
 
 pub mod attr;
+pub mod latest;
 pub mod legacy;
 pub mod message;
 pub mod metric;

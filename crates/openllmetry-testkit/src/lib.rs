@@ -13,11 +13,14 @@
 //!   JSON, truncated bodies, gzip bombs, stalls, huge headers, never-ending events, closes).
 //! * [`telemetry_receiver`]: the receiver for the SDK's own telemetry reports.
 //! * [`clickhouse`]: a private `clickhouse-server` on a loopback port for the viewer's store tests.
+//! * [`genai_schema`]: shape checks of GenAI content attributes against the conventions' JSON
+//!   schemas.
 
 pub mod capture;
 pub use openllmetry_replay::{cassette, replay};
 pub mod clickhouse;
 pub mod flat;
+pub mod genai_schema;
 pub mod hostile;
 pub mod otlp;
 pub mod telemetry_receiver;

@@ -400,7 +400,8 @@ impl Config {
         self
     }
 
-    /// Output flavour (overrides `TRACELOOP_OUTPUT_FLAVOUR`).
+    /// Output flavour (overrides `TRACELOOP_OUTPUT_FLAVOUR` and
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN`).
     pub fn with_flavour(mut self, flavour: Flavour) -> Self {
         self.flavour = Some(flavour);
         self
@@ -917,13 +918,21 @@ pub(crate) fn resolve(config: &Config, env: &mut Env<'_>) -> Resolved {
     let has_custom = !config.span_sinks.is_empty();
     let console = config.console.unwrap_or(traces.is_none() && !has_custom);
 
-    let flavour = config.flavour.or_else(|| {
-        env.parsed(
-            TRACELOOP_OUTPUT_FLAVOUR,
-            "current, legacy or events",
-            Flavour::parse,
-        )
-    });
+    // Code, then `TRACELOOP_OUTPUT_FLAVOUR`, then the standard GenAI opt-in, then `current`.
+    let flavour = config
+        .flavour
+        .or_else(|| {
+            env.parsed(
+                TRACELOOP_OUTPUT_FLAVOUR,
+                "current, legacy, events or semconv",
+                Flavour::parse,
+            )
+        })
+        .or_else(|| {
+            env.get(OTEL_SEMCONV_STABILITY_OPT_IN)
+                .filter(|v| openllmetry_semconv::latest::opts_in_to_latest_gen_ai(v))
+                .map(|_| Flavour::Semconv)
+        });
     let flavour = flavour.unwrap_or_default();
     let logging_env = env.bool(TRACELOOP_LOGGING_ENABLED);
     let logging = flavour == Flavour::Events
@@ -1068,6 +1077,36 @@ mod tests {
         assert!(r.traces.is_none());
         assert!(r.content_capture && r.metrics && r.propagation && r.enabled);
         assert_eq!(r.flavour, Flavour::Current);
+    }
+
+    #[test]
+    fn the_standard_gen_ai_opt_in_selects_the_semconv_flavour() {
+        // `OTEL_SEMCONV_STABILITY_OPT_IN` is a comma-separated list; the GenAI entry is
+        // `gen_ai_latest_experimental` (semantic-conventions-genai, `gen-ai-agent-spans.md`).
+        let opt_in = [(
+            OTEL_SEMCONV_STABILITY_OPT_IN,
+            "http, gen_ai_latest_experimental",
+        )];
+        let (r, errors) = resolve_with(&Config::new(), &opt_in);
+        assert!(errors.is_empty());
+        assert_eq!(r.flavour, Flavour::Semconv);
+        assert!(!r.logging, "the semconv flavour needs no logs pipeline");
+        // Other categories alone change nothing.
+        let (r, _) = resolve_with(
+            &Config::new(),
+            &[(OTEL_SEMCONV_STABILITY_OPT_IN, "http,database/dup")],
+        );
+        assert_eq!(r.flavour, Flavour::Current);
+        // The Traceloop variable wins over the standard one; code wins over both.
+        let both = [opt_in[0], (TRACELOOP_OUTPUT_FLAVOUR, "legacy")];
+        let (r, _) = resolve_with(&Config::new(), &both);
+        assert_eq!(r.flavour, Flavour::Legacy);
+        let (r, _) = resolve_with(&Config::new().with_flavour(Flavour::Events), &both);
+        assert_eq!(r.flavour, Flavour::Events);
+        let (r, _) = resolve_with(&Config::new(), &[(TRACELOOP_OUTPUT_FLAVOUR, "semconv")]);
+        assert_eq!(r.flavour, Flavour::Semconv);
+        let (r, _) = resolve_with(&Config::new().with_flavour(Flavour::Semconv), &[]);
+        assert_eq!(r.flavour, Flavour::Semconv);
     }
 
     #[test]

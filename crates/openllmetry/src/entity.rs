@@ -44,6 +44,20 @@
 //! | `traceloop.entity.input` / `traceloop.entity.output` | entity spans, only when content capture is on | JSON (`serde_json`) |
 //! | `error.type` | entity spans that failed | the error's type name, or `panic` |
 //!
+//! In the `semconv` flavour ([`Flavour::Semconv`](crate::Flavour::Semconv), selected by
+//! `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`), agents and tools follow the
+//! latest GenAI conventions' agent and tool spans (semantic-conventions-genai, pinned in
+//! [`openllmetry_semconv::latest`]): an agent span is named `invoke_agent {name}` with
+//! `gen_ai.operation.name = invoke_agent` (and `gen_ai.agent.version` when given a version);
+//! a tool span is named `execute_tool {name}` with `gen_ai.operation.name = execute_tool` and
+//! `gen_ai.tool.type = function`, and records its input and output as
+//! `gen_ai.tool.call.arguments` / `gen_ai.tool.call.result` instead of
+//! `traceloop.entity.input` / `.output`. Both stay `INTERNAL` and keep the `traceloop.*`
+//! attributes above. Workflows and tasks are unchanged. Not written: `gen_ai.provider.name`
+//! (required on the conventions' `invoke_agent` span, but an in-process agent has no single
+//! provider the SDK can know) and `gen_ai.tool.call.id` (the call id is the model's, not
+//! known to the function).
+//!
 //! Spans started inside an entity that are not entity spans (LLM spans, your own spans) get the
 //! scoped values (`traceloop.workflow.name`, `traceloop.entity.path`, `gen_ai.agent.name` and
 //! the [association properties](crate::association)) from
@@ -93,6 +107,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 
 use openllmetry_semconv::attr;
+use openllmetry_semconv::latest::{attr as latest, value as latest_value};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, ContextGuard, InstrumentationScope, KeyValue, Value, global};
 use serde::Serialize;
@@ -187,7 +202,11 @@ impl Entity {
         }
         let own = own.seal();
 
-        let mut attributes = Vec::with_capacity(4 + own.attributes().len());
+        // In the semconv flavour agents and tools are the conventions' `invoke_agent` (internal)
+        // and `execute_tool` spans.
+        let semconv = matches!(self.kind, EntityKind::Agent | EntityKind::Tool)
+            && crate::state::semconv_flavour();
+        let mut attributes = Vec::with_capacity(7 + own.attributes().len());
         attributes.push(KeyValue::new(attr::TRACELOOP_SPAN_KIND, self.kind.as_str()));
         attributes.push(KeyValue::new(
             attr::TRACELOOP_ENTITY_NAME,
@@ -203,9 +222,14 @@ impl Entity {
             ));
         }
         attributes.extend(own.attributes().iter().cloned());
+        let span_name = if semconv {
+            semconv_entity_attributes(&self, &mut attributes)
+        } else {
+            format!("{}.{}", self.name, self.kind)
+        };
 
         let span = tracer
-            .span_builder(format!("{}.{}", self.name, self.kind))
+            .span_builder(span_name)
             .with_kind(SpanKind::Internal)
             .with_attributes(attributes)
             // The marker tells `ContextSpanProcessor` that this span already has its scope
@@ -232,6 +256,7 @@ impl Entity {
                 error_recorded: AtomicBool::new(false),
                 kind: self.kind,
                 name: self.name,
+                tool_call_content: semconv && self.kind == EntityKind::Tool,
             }),
             ended: false,
         }
@@ -311,6 +336,36 @@ pub struct EntitySpan {
     ended: bool,
 }
 
+/// The name and the conventions' attributes of an agent or tool entity span in the semconv
+/// flavour (`docs/gen-ai/gen-ai-agent-spans.md`, `gen-ai-spans.md` of
+/// semantic-conventions-genai): `invoke_agent {name}` with `gen_ai.operation.name =
+/// invoke_agent` and `gen_ai.agent.version`; `execute_tool {name}` with
+/// `gen_ai.operation.name = execute_tool` and `gen_ai.tool.type = function` (a tool the
+/// application runs itself). `gen_ai.agent.name` / `gen_ai.tool.name` are written by every
+/// flavour.
+fn semconv_entity_attributes(entity: &Entity, attributes: &mut Vec<KeyValue>) -> String {
+    if entity.kind == EntityKind::Agent {
+        attributes.push(KeyValue::new(
+            attr::GEN_AI_OPERATION_NAME,
+            latest_value::OPERATION_INVOKE_AGENT,
+        ));
+        if let Some(v) = entity.version {
+            attributes.push(KeyValue::new(latest::GEN_AI_AGENT_VERSION, v.to_string()));
+        }
+        format!("{} {}", latest_value::OPERATION_INVOKE_AGENT, entity.name)
+    } else {
+        attributes.push(KeyValue::new(
+            attr::GEN_AI_OPERATION_NAME,
+            latest_value::OPERATION_EXECUTE_TOOL,
+        ));
+        attributes.push(KeyValue::new(
+            latest::GEN_AI_TOOL_TYPE,
+            latest_value::TOOL_TYPE_FUNCTION,
+        ));
+        format!("{} {}", latest_value::OPERATION_EXECUTE_TOOL, entity.name)
+    }
+}
+
 /// What an [`EntitySpan`] shares with the futures and guards that run code inside it.
 #[derive(Debug)]
 struct Shared {
@@ -321,6 +376,9 @@ struct Shared {
     /// The entity's kind and name, shown to the redaction hook with its content.
     kind: EntityKind,
     name: Arc<str>,
+    /// A tool in the semconv flavour: its input and output are recorded as
+    /// `gen_ai.tool.call.arguments` / `gen_ai.tool.call.result`.
+    tool_call_content: bool,
 }
 
 impl Shared {
@@ -442,6 +500,16 @@ impl EntitySpan {
                 return;
             }
         }
+        // A tool's input and output, in the semconv flavour, under the conventions' keys.
+        let key = match key {
+            attr::TRACELOOP_ENTITY_INPUT if self.shared.tool_call_content => {
+                latest::GEN_AI_TOOL_CALL_ARGUMENTS
+            }
+            attr::TRACELOOP_ENTITY_OUTPUT if self.shared.tool_call_content => {
+                latest::GEN_AI_TOOL_CALL_RESULT
+            }
+            k => k,
+        };
         if let Ok(json) = serde_json::to_string(&value) {
             self.set_json(key, json);
         }

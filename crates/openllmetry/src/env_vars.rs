@@ -40,7 +40,7 @@ env_vars! {
     TRACELOOP_LOGGING_ENDPOINT = "TRACELOOP_LOGGING_ENDPOINT", "unset (the trace endpoint)", "OTLP base URL for logs (`/v1/logs` is appended); wins over `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`.";
     TRACELOOP_LOGGING_HEADERS = "TRACELOOP_LOGGING_HEADERS", "unset (the trace headers)", "Logs exporter headers, `k=v,k2=v2`; they replace the trace headers for logs; win over `OTEL_EXPORTER_OTLP_LOGS_HEADERS`.";
     TRACELOOP_LOGGING_ENABLED = "TRACELOOP_LOGGING_ENABLED", "false", "Boolean; logs pipeline (always on with the `events` flavour).";
-    TRACELOOP_OUTPUT_FLAVOUR = "TRACELOOP_OUTPUT_FLAVOUR", "current", "`current` (GenAI semconv JSON attributes), `legacy` (indexed `gen_ai.prompt.N.*` attributes) or `events` (content as log events).";
+    TRACELOOP_OUTPUT_FLAVOUR = "TRACELOOP_OUTPUT_FLAVOUR", "current", "`current` (GenAI semconv JSON attributes), `legacy` (indexed `gen_ai.prompt.N.*` attributes), `events` (content as log events) or `semconv` (the latest experimental GenAI conventions, see `OTEL_SEMCONV_STABILITY_OPT_IN`).";
     TRACELOOP_DISABLE_BATCH = "TRACELOOP_DISABLE_BATCH", "false", "Boolean; export each span as it ends (simple processor) instead of in batches.";
     TRACELOOP_TRACE_CONTEXT_PROPAGATION = "TRACELOOP_TRACE_CONTEXT_PROPAGATION", "true", "Boolean; add a W3C `traceparent` (the LLM span) to outgoing LLM requests.";
     TRACELOOP_INSTRUMENTS = "TRACELOOP_INSTRUMENTS", "all", "Comma-separated allow-list of provider instrumentations (`openai`, `anthropic`).";
@@ -79,5 +79,6 @@ env_vars! {
     TRACELOOP_EXPORT_MAX_REQUEST_BYTES = "TRACELOOP_EXPORT_MAX_REQUEST_BYTES", "4194304", "Maximum encoded size in bytes of one span export request; batches are split to fit and a span too large on its own is exported with its largest attribute values truncated (marked `openllmetry.truncated`).";
     TRACELOOP_EXPORT_QUEUE_MAX_BYTES = "TRACELOOP_EXPORT_QUEUE_MAX_BYTES", "67108864", "Byte budget of the spans waiting for export; past it, new spans are exported with their largest attribute values truncated (marked `openllmetry.truncated`).";
     TRACELOOP_METRICS_CARDINALITY_LIMIT = "TRACELOOP_METRICS_CARDINALITY_LIMIT", "500", "Maximum number of attribute sets (series) per metric instrument; further ones are aggregated into the overflow series `otel.metric.overflow=true`.";
+    OTEL_SEMCONV_STABILITY_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN", "unset", "Comma-separated list of semantic-convention opt-ins; `gen_ai_latest_experimental` selects the `semconv` flavour (the latest experimental GenAI conventions) when `TRACELOOP_OUTPUT_FLAVOUR` is unset (the Traceloop variable wins); other entries are ignored.";
     OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "unset", "Boolean; the OpenTelemetry GenAI instrumentations' content switch, read when `TRACELOOP_TRACE_CONTENT` is unset (the Traceloop variable wins, as `TRACELOOP_BASE_URL` wins over `OTEL_EXPORTER_OTLP_ENDPOINT`).";
 }

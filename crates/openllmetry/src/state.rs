@@ -22,6 +22,13 @@ pub(crate) fn content_capture() -> bool {
     openllmetry_core::Instrumentation::global().captures_content()
 }
 
+/// Whether the global instrumentation renders the `semconv` flavour (the latest experimental
+/// GenAI conventions), in which agent and tool entities become `invoke_agent` /
+/// `execute_tool` spans.
+pub(crate) fn semconv_flavour() -> bool {
+    openllmetry_core::Instrumentation::global().flavour() == openllmetry_core::Flavour::Semconv
+}
+
 /// Whether secrets are masked in entity input/output (as in LLM content).
 pub(crate) fn mask_secrets() -> bool {
     MASK_SECRETS.load(Ordering::Relaxed)

@@ -10,6 +10,7 @@ use opentelemetry::{Context, InstrumentationScope};
 
 use super::events::{EventEmitter, LoggerEmitter};
 use super::metrics::Instruments;
+use super::semconv_metrics::SemconvInstruments;
 use super::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLATED_BYTES, FaultHook, Inner, Instrumentation,
     ParentContextHook, RedactHook, SCOPE_NAME,
@@ -212,16 +213,22 @@ impl InstrumentationBuilder {
         let tracer = self
             .tracer
             .unwrap_or_else(|| global::tracer_with_scope(scope()));
-        let instruments = self.metrics.then(|| {
-            let meter = self
-                .meter
-                .unwrap_or_else(|| global::meter_with_scope(scope()));
-            Instruments::new(&meter)
+        let meter = self.metrics.then(|| {
+            self.meter
+                .unwrap_or_else(|| global::meter_with_scope(scope()))
         });
+        // The semconv flavour records the latest conventions' metrics instead.
+        let semconv = self.flavour == Flavour::Semconv;
+        let instruments = meter.as_ref().filter(|_| !semconv).map(Instruments::new);
+        let semconv_instruments = meter
+            .as_ref()
+            .filter(|_| semconv)
+            .map(SemconvInstruments::new);
         Instrumentation {
             inner: Arc::new(Inner {
                 tracer,
                 instruments,
+                semconv_instruments,
                 events: self.events,
                 flavour: self.flavour,
                 capture_content: self.capture_content,

@@ -89,6 +89,12 @@ impl LlmCall {
         render::request_attributes(flavour, &state.target, &request, &mut after);
         after.retain(|kv| !before.iter().any(|b| b.key == kv.key));
         state.span.set_attributes(after);
+        if flavour == Flavour::Semconv && state.request.model.is_none() && request.model.is_some() {
+            // The span started without a model; its name gains it now.
+            state
+                .span
+                .update_name(render::semconv_span_name(&state.target, &request));
+        }
         state.request = request;
     }
 
@@ -134,7 +140,11 @@ pub(super) fn finish(
     let inner = state.inner.clone();
     let mut attrs = Vec::with_capacity(24);
     if let Some(r) = &response {
-        render::response_attributes(inner.flavour, r, &mut attrs);
+        if inner.flavour == Flavour::Semconv {
+            render::semconv_response_attributes(Some(state.target.provider_name), r, &mut attrs);
+        } else {
+            render::response_attributes(inner.flavour, r, &mut attrs);
+        }
     }
     if let (Some(first), true) = (state.first_chunk, state.request.stream) {
         attrs.push(KeyValue::new(
@@ -150,7 +160,7 @@ pub(super) fn finish(
     }
     // Model names cut for the metric attributes: marked and counted.
     let long_model = |m: Option<&str>| m.is_some_and(|m| m.len() > MAX_METRIC_MODEL_BYTES);
-    if inner.instruments.is_some()
+    if (inner.instruments.is_some() || inner.semconv_instruments.is_some())
         && (long_model(state.request.model.as_deref())
             || long_model(response.as_ref().and_then(|r| r.model.as_deref())))
     {
@@ -172,10 +182,27 @@ pub(super) fn finish(
     if let Some(e) = &error_type {
         attrs.push(KeyValue::new(attr::ERROR_TYPE, e.clone()));
     }
+    if inner.flavour == Flavour::Semconv
+        && (error_type.is_some() || matches!(outcome, Outcome::Incomplete))
+        && state.target.operation != crate::detect::Operation::Embeddings
+    {
+        // The conventions report `error` for each generation that ended without a reason.
+        attrs.retain(|kv| kv.key.as_str() != attr::GEN_AI_RESPONSE_FINISH_REASONS);
+        let reasons = render::semconv_abnormal_finish_reasons(response.as_ref());
+        attrs.push(KeyValue::new(
+            attr::GEN_AI_RESPONSE_FINISH_REASONS,
+            opentelemetry::Value::Array(opentelemetry::Array::String(
+                reasons.into_iter().map(Into::into).collect(),
+            )),
+        ));
+    }
 
     // Metrics, from the response as the provider sent it (before any redaction).
     if let Some(m) = &inner.instruments {
         metrics::record_end(m, &state, response.as_ref(), error_type.as_deref());
+    }
+    if let Some(m) = &inner.semconv_instruments {
+        m.record_end(&state, response.as_ref(), error_type.as_deref());
     }
 
     // Content: built only when capture is on (moved out of the records, not copied),
@@ -204,6 +231,7 @@ pub(super) fn finish(
         (Flavour::Legacy, Some(c)) => {
             render::legacy_content_attributes_for(state.target.format, c, &mut attrs)
         }
+        (Flavour::Semconv, Some(c)) => render::semconv_content_attributes(c, &mut attrs),
         _ => {}
     }
     state.span.set_attributes(attrs);

@@ -146,7 +146,13 @@ impl Instruments {
 /// first chunk, which carries the response model.
 pub(super) fn note_chunks(state: &mut CallState, chunks: u32, model: Option<&str>) {
     let now = Instant::now();
-    if let Some(m) = &state.inner.instruments {
+    if state.inner.semconv_instruments.is_some() {
+        // The semconv flavour's histograms (the `Arc` is cloned only in that flavour).
+        let inner = state.inner.clone();
+        if let Some(m) = &inner.semconv_instruments {
+            m.note_chunks(state, chunks, model, now);
+        }
+    } else if let Some(m) = &state.inner.instruments {
         let attrs = state
             .chunk_metric_attrs
             .get_or_insert_with(|| metric_attributes(&state.target, &state.request, model));
@@ -176,7 +182,7 @@ pub(super) fn note_chunks(state: &mut CallState, chunks: u32, model: Option<&str
 }
 
 /// Attributes every metric point of a call carries.
-fn metric_attributes(
+pub(super) fn metric_attributes(
     t: &Target,
     request: &RequestRecord,
     response_model: Option<&str>,

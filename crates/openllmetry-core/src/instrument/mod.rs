@@ -45,6 +45,7 @@ mod context;
 mod events;
 mod metrics;
 mod observer;
+mod semconv_metrics;
 
 pub use builder::InstrumentationBuilder;
 pub use call::LlmCall;
@@ -54,6 +55,7 @@ pub use observer::{INFLATE_INPUT_STEP, ResponseObserver};
 use call::CallState;
 use events::EventEmitter;
 use metrics::Instruments;
+use semconv_metrics::SemconvInstruments;
 
 /// Default cap on the (decoded) bytes of a non-streamed response body kept for parsing:
 /// 16 MiB. A larger body passes through untouched and unparsed
@@ -86,6 +88,8 @@ pub type ParentContextHook = Arc<dyn Fn() -> Context + Send + Sync>;
 struct Inner {
     tracer: BoxedTracer,
     instruments: Option<Instruments>,
+    /// The semconv flavour's instruments (in place of `instruments`).
+    semconv_instruments: Option<SemconvInstruments>,
     events: Option<Box<dyn EventEmitter>>,
     flavour: Flavour,
     capture_content: bool,
@@ -121,7 +125,10 @@ impl fmt::Debug for Instrumentation {
             .field("flavour", &self.inner.flavour)
             .field("capture_content", &self.inner.capture_content)
             .field("propagate", &self.inner.propagate)
-            .field("metrics", &self.inner.instruments.is_some())
+            .field(
+                "metrics",
+                &(self.inner.instruments.is_some() || self.inner.semconv_instruments.is_some()),
+            )
             .field("events", &self.inner.events.is_some())
             .finish_non_exhaustive()
     }
@@ -246,7 +253,11 @@ impl Instrumentation {
         let parent = context::parent_context(inner);
         let span = inner
             .tracer
-            .span_builder(target.span_name())
+            .span_builder(if inner.flavour == Flavour::Semconv {
+                std::borrow::Cow::Owned(render::semconv_span_name(&target, &request))
+            } else {
+                std::borrow::Cow::Borrowed(target.span_name())
+            })
             .with_kind(SpanKind::Client)
             .with_attributes(attrs)
             .start_with_context(&inner.tracer, &parent);

@@ -4,7 +4,7 @@
 use openllmetry_semconv::{attr, legacy as legacy_keys};
 use opentelemetry::KeyValue;
 
-use super::{Flavour, current, kv_str, legacy, str_array};
+use super::{Flavour, current, kv_str, legacy, semconv, str_array};
 use crate::detect::{ApiFormat, Operation, Target};
 use crate::record::{RequestRecord, ResponseRecord, Usage};
 
@@ -15,6 +15,9 @@ pub fn request_attributes(
     req: &RequestRecord,
     out: &mut Vec<KeyValue>,
 ) {
+    if flavour == Flavour::Semconv {
+        return semconv::request_attributes(target, req, out);
+    }
     out.push(kv_str(
         attr::GEN_AI_OPERATION_NAME,
         target.operation.semconv_name(),
@@ -105,6 +108,9 @@ pub fn request_attributes(
 
 /// Attributes taken from the response (no content).
 pub fn response_attributes(flavour: Flavour, resp: &ResponseRecord, out: &mut Vec<KeyValue>) {
+    if flavour == Flavour::Semconv {
+        return semconv::semconv_response_attributes(None, resp, out);
+    }
     if let Some(v) = &resp.id {
         out.push(kv_str(attr::GEN_AI_RESPONSE_ID, v.clone()));
     }

@@ -16,7 +16,10 @@
 //!   module for the keys that differ;
 //! - `current`: [`Flavour::Current`] (content as the semconv's JSON attributes);
 //! - `legacy`: [`Flavour::Legacy`] (older OpenLLMetry's indexed attributes);
-//! - `events`: [`Flavour::Events`] (content as log events, [`events`]).
+//! - `events`: [`Flavour::Events`] (content as log events, [`events`]);
+//! - `semconv`: [`Flavour::Semconv`] (the latest experimental GenAI conventions, pinned by
+//!   commit in [`openllmetry_semconv::latest`]; its own span name, request, response and
+//!   content attributes).
 //!
 //! # Adding a flavour
 //!
@@ -40,11 +43,17 @@ mod attributes;
 mod current;
 mod events;
 mod legacy;
+pub mod semconv;
 
 pub use attributes::{request_attributes, response_attributes};
 pub use current::{current_content_attributes, current_content_attributes_for};
 pub use events::{LogEvent, events, json_to_any_value};
 pub use legacy::{legacy_content_attributes, legacy_content_attributes_for, legacy_system_value};
+pub(crate) use semconv::{
+    abnormal_finish_reasons as semconv_abnormal_finish_reasons,
+    operation_name as semconv_operation_name,
+};
+pub use semconv::{semconv_content_attributes, semconv_response_attributes, semconv_span_name};
 
 /// Output flavour of the recorder.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -60,15 +69,24 @@ pub enum Flavour {
     /// Current attributes without content; content goes out as OpenTelemetry log events
     /// (`gen_ai.{role}.message`, `gen_ai.choice`).
     Events,
+    /// The latest experimental GenAI conventions (`open-telemetry/semantic-conventions-genai`,
+    /// pinned in [`openllmetry_semconv::latest`]) instead of OpenLLMetry's attributes: span
+    /// name `{operation} {model}`, `gen_ai.usage.cache_write.input_tokens`, content in the
+    /// current JSON shapes, the `gen_ai.client.inference.*` metrics. What
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental` selects. What it writes and
+    /// where it knowingly differs from the conventions: [`semconv`].
+    Semconv,
 }
 
 impl Flavour {
-    /// Parses `current` / `legacy` / `events` (case-insensitive).
+    /// Parses `current` / `legacy` / `events` / `semconv` (case-insensitive;
+    /// `gen_ai_latest_experimental` is another name of `semconv`).
     pub fn parse(s: &str) -> Option<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "current" | "default" | "attributes" => Some(Flavour::Current),
             "legacy" => Some(Flavour::Legacy),
             "events" => Some(Flavour::Events),
+            "semconv" | "gen_ai_latest_experimental" => Some(Flavour::Semconv),
             _ => None,
         }
     }
@@ -79,6 +97,7 @@ impl Flavour {
             Flavour::Current => "current",
             Flavour::Legacy => "legacy",
             Flavour::Events => "events",
+            Flavour::Semconv => "semconv",
         }
     }
 }
@@ -328,7 +347,12 @@ mod tests {
     }
     #[test]
     fn flavour_names_round_trip() {
-        for f in [Flavour::Current, Flavour::Legacy, Flavour::Events] {
+        for f in [
+            Flavour::Current,
+            Flavour::Legacy,
+            Flavour::Events,
+            Flavour::Semconv,
+        ] {
             assert_eq!(Flavour::parse(f.as_str()), Some(f));
         }
         assert_eq!(Flavour::parse("nope"), None);
