@@ -95,7 +95,7 @@
 //! one LLM content uses (the global instrumentation's), and with secret masking on
 //! (`TRACELOOP_MASK_SECRETS`) every string in the input and output is masked as in LLM content
 //! ([`crate::redact`]). Then the [`Config::with_redaction`](crate::Config::with_redaction) hook
-//! sees it as [`Redact::Entity`](crate::redact::Redact::Entity), with the entity's kind and name,
+//! sees it as [`Redact::Entity`], with the entity's kind and name,
 //! exactly as it sees LLM content; a hook that sets the value to `null` drops it.
 
 use std::borrow::Cow;

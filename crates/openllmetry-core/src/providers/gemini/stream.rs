@@ -267,7 +267,7 @@ impl StreamAccumulator {
 
     /// Feeds one chunk (a JSON-array element or an SSE `data`). True when it carried output.
     ///
-    /// A well-formed chunk is read in one pass into borrowed typed structs ([`wire`]); a chunk
+    /// A well-formed chunk is read in one pass into borrowed typed structs; a chunk
     /// the typed read refuses (a field of an unexpected type, an `error` member, invalid JSON)
     /// is read again as a [`Value`], which reports each shape fault and the JSON error. Both
     /// reads give the same facts for every chunk the typed one accepts.
