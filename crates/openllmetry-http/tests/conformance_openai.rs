@@ -118,6 +118,10 @@ impl Exp {
             api_type: "embeddings",
             encoding_formats: Some(vec!["base64"]),
             input_messages: user_text("Tell me a joke about opentelemetry"),
+            // Upstream writes 0: `shared/__init__.py::_set_response_attributes` reads
+            // `usage.get("prompt_tokens_details", {})` from the client's `model_dump()`, and
+            // the embeddings usage model has no such field (the recordings send none).
+            cache_read: Some(0),
             ..Exp::chat(cassette, request_model)
         }
     }
