@@ -22,6 +22,13 @@
 //!   declares the field, null when not sent, and `dict(None)` fails inside upstream's
 //!   `dont_throw`); the Responses API only when it has `input_tokens_details`
 //!   (`openai/v1/responses_wrappers.py::set_data_attributes`).
+//! - **The Responses API in the events flavour** keeps its content on the span
+//!   (`gen_ai.input.messages`, `gen_ai.output.messages`, `gen_ai.system_instructions`,
+//!   `gen_ai.tool.definitions`, as in the current flavour) and emits no log record: upstream's
+//!   Responses wrappers have no events path (`openai/v1/responses_wrappers.py::
+//!   set_data_attributes` writes the JSON attributes whenever content tracing is on, whatever
+//!   `use_attributes` says). Chat, completions and embeddings move their content to log
+//!   records in that flavour.
 //!
 //! # Divergences kept on purpose
 //!

@@ -13,7 +13,7 @@ use super::Inner;
 use super::metrics::{self, MAX_METRIC_MODEL_BYTES};
 use super::observer::ResponseObserver;
 use crate::budget::Reservation;
-use crate::detect::Target;
+use crate::detect::{Operation, Target};
 use crate::fault::{Fault, FaultKind};
 use crate::record::{RequestRecord, ResponseRecord};
 use crate::render::{self, Content, Flavour};
@@ -197,8 +197,17 @@ pub(super) fn finish(
     } else {
         None
     };
+    // The Responses API has no events path upstream (OpenLLMetry 0.62.1
+    // `openai/v1/responses_wrappers.py::set_data_attributes` writes the JSON content
+    // attributes whenever content tracing is on, and emits no log record): in the events
+    // flavour its content stays on the span, as in the current flavour.
+    let responses_in_events =
+        inner.flavour == Flavour::Events && state.target.operation == Operation::Responses;
     match (inner.flavour, &content) {
         (Flavour::Current, Some(c)) => {
+            render::current_content_attributes_for(state.target.format, c, &mut attrs)
+        }
+        (Flavour::Events, Some(c)) if responses_in_events => {
             render::current_content_attributes_for(state.target.format, c, &mut attrs)
         }
         (Flavour::Legacy, Some(c)) => {
@@ -208,6 +217,7 @@ pub(super) fn finish(
     }
     state.span.set_attributes(attrs);
     if inner.flavour == Flavour::Events
+        && !responses_in_events
         && let Some(emitter) = &inner.events
     {
         let events = render::events(content.as_ref(), &state.request, response.as_ref());
