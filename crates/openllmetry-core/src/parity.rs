@@ -29,9 +29,19 @@
 //!   set_data_attributes` writes the JSON attributes whenever content tracing is on, whatever
 //!   `use_attributes` says). Chat, completions and embeddings move their content to log
 //!   records in that flavour.
+//! - **Anthropic stream usage** comes from `message_start` (input, cache read, cache
+//!   creation); `message_delta` contributes only the output count, even when it carries input
+//!   and cache counts of its own (server tools, compaction:
+//!   `anthropic/streaming.py::_process_response_item`).
 //!
 //! # Divergences kept on purpose
 //!
+//! - **Anthropic streamed output tokens** are `message_delta`'s `output_tokens`, which is
+//!   cumulative (Anthropic's streaming documentation). Upstream adds it to `message_start`'s
+//!   `output_tokens` (`anthropic/streaming.py::_process_response_item`), counting the first
+//!   tokens twice (for example 8 + 7 = 15 where the response generated 8). A token count that
+//!   feeds cost dashboards should not be inflated to match; the difference is
+//!   `message_start`'s output count (usually 1 to a few tokens).
 //! - **JSON bytes.** JSON attribute values are compact (`{"a":1}`); upstream's `json.dumps`
 //!   writes `{"a": 1}`. Same JSON; upstream's own tests compare parsed JSON.
 //! - **`error.type` on exception counters** is the provider's error type (or the HTTP

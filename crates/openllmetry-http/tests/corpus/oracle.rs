@@ -620,8 +620,16 @@ fn stream_facts(api: Api, chunks: &[Value], f: &mut Facts) {
                         if let Some(r) = c["delta"]["stop_reason"].as_str() {
                             push_reason(&mut f.finish_reasons, anthropic_finish(r));
                         }
-                        // `message_delta.usage.output_tokens` is the cumulative count
-                        // (Anthropic's streaming docs).
+                        // Only the output count is read from `message_delta`: upstream's
+                        // `_process_response_item` (`anthropic/streaming.py` lines 60-73 at
+                        // 0.62.1) keeps `message_start`'s input and cache counts, even when
+                        // the delta carries its own (server tools, compaction).
+                        //
+                        // A divergence kept on purpose (`openllmetry_core::parity`): the same
+                        // lines ADD the delta's `output_tokens` to `message_start`'s, but the
+                        // delta's count is already cumulative (Anthropic's streaming docs), so
+                        // upstream counts `message_start`'s output tokens twice. The fact is
+                        // the cumulative count.
                         if let Some(o) = i(&c["usage"]["output_tokens"]) {
                             usage = true;
                             output = o;

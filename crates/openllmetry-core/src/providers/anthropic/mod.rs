@@ -651,7 +651,7 @@ impl StreamAccumulator {
                             self.model = Some(model.into_owned());
                         }
                         if let Some(u) = self.obj(m.usage, faults) {
-                            self.set_usage(u, faults);
+                            self.set_usage(u, false, faults);
                         }
                     }
                     None => self.fault(faults, FaultKind::UnexpectedShape),
@@ -670,7 +670,7 @@ impl StreamAccumulator {
                     self.stop_reason = Some(stop.into_owned());
                 }
                 if let Some(u) = self.obj(wire.usage, faults) {
-                    self.set_usage(u, faults);
+                    self.set_usage(u, true, faults);
                 }
                 false
             }
@@ -730,15 +730,22 @@ impl StreamAccumulator {
         }
     }
 
-    /// Usage counts present in the event replace the ones seen before (`output_tokens` of
-    /// `message_delta` is cumulative).
+    /// Usage counts present in the event replace the ones seen before. From `message_delta`
+    /// (`output_only`) only the output count is taken (it is cumulative): its input and cache
+    /// counts (sent with server tools and compaction, where they cover every iteration) are
+    /// not what OpenLLMetry reports, which keeps `message_start`'s (0.62.1
+    /// `anthropic/streaming.py::_process_response_item` updates only `output_tokens` on
+    /// `message_delta`).
     /// A count of the wrong type is reported and leaves the previous value.
-    fn set_usage(&mut self, u: WireUsage, faults: &mut Vec<FaultKind>) {
-        if let Some(n) = self.int(u.input_tokens, faults) {
-            self.input_tokens = Some(n);
-        }
+    fn set_usage(&mut self, u: WireUsage, output_only: bool, faults: &mut Vec<FaultKind>) {
         if let Some(n) = self.int(u.output_tokens, faults) {
             self.output_tokens = Some(n);
+        }
+        if output_only {
+            return;
+        }
+        if let Some(n) = self.int(u.input_tokens, faults) {
+            self.input_tokens = Some(n);
         }
         if let Some(n) = self.int(u.cache_read_input_tokens, faults) {
             self.cache_read_input_tokens = Some(n);
