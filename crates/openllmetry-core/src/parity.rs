@@ -33,6 +33,15 @@
 //!   creation); `message_delta` contributes only the output count, even when it carries input
 //!   and cache counts of its own (server tools, compaction:
 //!   `anthropic/streaming.py::_process_response_item`).
+//! - **Anthropic `output_format` schemas are content.** `gen_ai.request.structured_output_schema`
+//!   from an Anthropic `output_format` is written only with content capture on, and not in
+//!   the events flavour: upstream writes it inside the `should_send_prompts()` branch of
+//!   `anthropic/span_utils.py::aset_input_attributes`, which its events mode does not call.
+//!   An OpenAI `response_format` schema is written whatever the content setting, as upstream
+//!   (`openai/shared/__init__.py::_set_request_attributes`).
+//! - **The Responses API's retrieve** (`GET …/responses/{id}`, `?stream=true` for a stream)
+//!   is instrumented as `openai.response`, as upstream wraps `responses.retrieve`; the request
+//!   has no body, so its span has no request model or input.
 //!
 //! # Divergences kept on purpose
 //!
@@ -42,6 +51,23 @@
 //!   tokens twice (for example 8 + 7 = 15 where the response generated 8). A token count that
 //!   feeds cost dashboards should not be inflated to match; the difference is
 //!   `message_start`'s output count (usually 1 to a few tokens).
+//! - **Responses API spans per exchange.** Every `POST …/responses` and every retrieve
+//!   (`GET …/responses/{id}`) gets its `openai.response` span, whatever the response's
+//!   `status`. Upstream opens a span for a non-streamed response only when its status is
+//!   `completed` (`openai/v1/responses_wrappers.py::responses_get_or_create_wrapper`), back-dated
+//!   to the create and merged with the create's request through a process-global map of
+//!   responses (which is never trimmed). So upstream reports no span for an `incomplete` or
+//!   `failed` response, nor for a background create (`queued`) or a poll (`in_progress`); its
+//!   completed retrieve carries the create's input. We keep no state across calls (the recorder
+//!   is per exchange, and the gateway may see the create and the retrieve on different
+//!   connections), and a call that ran out of tokens or failed must not vanish from the trace.
+//!   The retrieve's span has what the exchange shows: the response, no request model or input.
+//! - **Anthropic calls in the events flavour** keep their request and response attributes
+//!   (`gen_ai.request.model`, `gen_ai.request.max_tokens`, `gen_ai.response.model`,
+//!   `gen_ai.response.id`, ...). Upstream's `_handle_input` / `_handle_response`
+//!   (`anthropic/__init__.py`) emit the log events *instead of* setting them, so its
+//!   non-streamed events-mode spans lack the model and id; that loses facts every other mode
+//!   reports, for no reason tied to content.
 //! - **JSON bytes.** JSON attribute values are compact (`{"a":1}`); upstream's `json.dumps`
 //!   writes `{"a": 1}`. Same JSON; upstream's own tests compare parsed JSON.
 //! - **`error.type` on exception counters** is the provider's error type (or the HTTP

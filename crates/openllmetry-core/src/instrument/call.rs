@@ -85,6 +85,7 @@ impl LlmCall {
         let mut request =
             super::parse_skimmed_request(&state.target, Some(skimmed), &mut state.faults);
         super::fill_from_target(&mut request, &state.target);
+        super::upstream_content_gates(&state.inner, &state.target, &mut request);
         let mut after = Vec::new();
         render::request_attributes(flavour, &state.target, &request, &mut after);
         after.retain(|kv| !before.iter().any(|b| b.key == kv.key));

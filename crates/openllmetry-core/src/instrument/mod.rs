@@ -45,6 +45,8 @@ mod context;
 mod events;
 mod metrics;
 mod observer;
+#[cfg(test)]
+mod parity_tests;
 
 pub use builder::InstrumentationBuilder;
 pub use call::LlmCall;
@@ -192,6 +194,8 @@ impl Instrumentation {
         if let Some(p) = provider_name.or_else(|| self.inner.provider_for_url(url)) {
             target = target.with_provider(p);
         }
+        // A GET (the Responses API's retrieve) has no request body to parse.
+        let body = body.filter(|_| !method.eq_ignore_ascii_case("GET"));
         self.start_target(target, body)
     }
 
@@ -228,6 +232,7 @@ impl Instrumentation {
             None => RequestRecord::default(),
         };
         fill_from_target(&mut request, &target);
+        upstream_content_gates(inner, &target, &mut request);
         let mut target = target;
         if target
             .bedrock
@@ -303,6 +308,20 @@ fn fill_from_target(request: &mut RequestRecord, target: &Target) {
         request.model.clone_from(&target.model_in_path);
     }
     request.stream |= target.stream_in_path;
+}
+
+/// Request attributes OpenLLMetry writes only as content: an Anthropic `output_format`
+/// schema (`gen_ai.request.structured_output_schema`) is written inside its
+/// `should_send_prompts()` branch of `anthropic/span_utils.py::aset_input_attributes` (0.62.1
+/// and 0.53.4), which the events mode skips altogether (`_handle_input` emits events
+/// instead). So: only with content capture on, and not in the events flavour. (An OpenAI
+/// `response_format` schema is written whatever the content setting, as upstream does.)
+fn upstream_content_gates(inner: &Inner, target: &Target, request: &mut RequestRecord) {
+    if target.format == ApiFormat::Anthropic
+        && (!inner.capture_content || inner.flavour == Flavour::Events)
+    {
+        request.params.structured_output_schema = None;
+    }
 }
 
 /// The request parsed from a [skim](crate::skim) of its body, without content (the tier of

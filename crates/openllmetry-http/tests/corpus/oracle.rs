@@ -363,7 +363,16 @@ pub fn facts(api: Api, it: &Interaction) -> Facts {
         provider: provider.into(),
         legacy_system: legacy_system.into(),
         request_model: s(&req["model"]),
-        stream: req["stream"].as_bool().unwrap_or(false),
+        // A GET (the Responses API's retrieve) asks for a stream in its query; upstream
+        // writes `gen_ai.is_streaming` = `kwargs.get("stream") or False`
+        // (`openai/shared/__init__.py::_set_request_attributes`, line 172 at 0.62.1).
+        stream: req["stream"].as_bool().unwrap_or(false)
+            || (it.request.method.eq_ignore_ascii_case("GET")
+                && it
+                    .request
+                    .uri
+                    .split_once('?')
+                    .is_some_and(|(_, q)| q.split('&').any(|kv| kv == "stream=true"))),
         content_strings: content_strings(it),
         ..Facts::default()
     };
