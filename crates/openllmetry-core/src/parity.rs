@@ -42,6 +42,12 @@
 //! - **The Responses API's retrieve** (`GET …/responses/{id}`, `?stream=true` for a stream)
 //!   is instrumented as `openai.response`, as upstream wraps `responses.retrieve`; the request
 //!   has no body, so its span has no request model or input.
+//! - **Providers without an upstream instrumentation** (DeepSeek, xAI, Perplexity, Fireworks
+//!   AI) are named after the client upstream would trace them with: `openai` for the OpenAI
+//!   format (`openai/shared/__init__.py::_get_vendor_from_url` names every base URL but Azure,
+//!   Bedrock, Vertex AI and OpenRouter `openai`; legacy `gen_ai.system` `openai`), `anthropic`
+//!   for the Anthropic format. A provider label given by the caller (a gateway upstream
+//!   setting) still wins.
 //!
 //! # Divergences kept on purpose
 //!
@@ -68,6 +74,10 @@
 //!   (`anthropic/__init__.py`) emit the log events *instead of* setting them, so its
 //!   non-streamed events-mode spans lack the model and id; that loses facts every other mode
 //!   reports, for no reason tied to content.
+//! - **Groq, Together AI, Mistral AI, Ollama and Cohere** keep their provider names even over
+//!   the OpenAI format: upstream has an instrumentation of their own SDKs, which reports
+//!   those names, and the wire does not tell which SDK made the call. A user who reached them
+//!   through the `openai` Python client saw `openai` upstream.
 //! - **JSON bytes.** JSON attribute values are compact (`{"a":1}`); upstream's `json.dumps`
 //!   writes `{"a": 1}`. Same JSON; upstream's own tests compare parsed JSON.
 //! - **`error.type` on exception counters** is the provider's error type (or the HTTP

@@ -191,6 +191,7 @@ impl Instrumentation {
         provider_name: Option<&'static str>,
     ) -> Option<LlmCall> {
         let mut target = detect(method, url)?;
+        target.provider_name = upstream_provider_name(self.inner.flavour, &target);
         if let Some(p) = provider_name.or_else(|| self.inner.provider_for_url(url)) {
             target = target.with_provider(p);
         }
@@ -308,6 +309,33 @@ fn fill_from_target(request: &mut RequestRecord, target: &Target) {
         request.model.clone_from(&target.model_in_path);
     }
     request.stream |= target.stream_in_path;
+}
+
+/// The provider name the OpenLLMetry-compatible flavours report for a detected call.
+///
+/// Providers that upstream OpenLLMetry has no instrumentation for are reached through the
+/// OpenAI or Anthropic client, whose instrumentation names the provider from the client's
+/// base URL: `openai` for any host but Azure, Bedrock, Vertex AI and OpenRouter (0.62.1
+/// `openai/shared/__init__.py::_get_vendor_from_url`), and always `anthropic`
+/// (`anthropic/__init__.py`, `GenAiSystemValues.ANTHROPIC`). So DeepSeek, xAI, Perplexity and
+/// Fireworks AI are reported as the client's provider there. Hosts with an upstream
+/// instrumentation of their own (Groq, Together AI, Mistral AI, Ollama, Cohere) keep their
+/// names. Other flavours keep the detected name.
+fn upstream_provider_name(flavour: Flavour, target: &Target) -> &'static str {
+    use openllmetry_semconv::value::provider as p;
+    let upstream = matches!(
+        flavour,
+        Flavour::Current | Flavour::Legacy | Flavour::Events
+    );
+    let client_only = matches!(
+        target.provider_name,
+        p::DEEPSEEK | p::X_AI | p::PERPLEXITY | p::FIREWORKS_AI
+    );
+    match target.format {
+        ApiFormat::OpenAi if upstream && client_only => p::OPENAI,
+        ApiFormat::Anthropic if upstream && client_only => p::ANTHROPIC,
+        _ => target.provider_name,
+    }
 }
 
 /// Request attributes OpenLLMetry writes only as content: an Anthropic `output_format`

@@ -112,3 +112,43 @@ fn responses_retrieve_has_a_span_and_no_request_body() {
     assert_eq!(attr(&span, "gen_ai.is_streaming").as_deref(), Some("false"));
     assert!(attr(&span, "gen_ai.output.messages").is_some_and(|m| m.contains("\"4\"")));
 }
+
+#[test]
+fn client_only_providers_are_named_as_upstream_names_them() {
+    // OpenLLMetry 0.62.1 `openai/shared/__init__.py::_get_vendor_from_url`: `openai` for
+    // api.deepseek.com; the Anthropic instrumentation always writes `anthropic`.
+    let resp = br#"{"id":"c1","model":"deepseek-chat","choices":[]}"#;
+    let req = br#"{"model":"deepseek-chat","messages":[{"role":"user","content":"hi"}]}"#;
+    let url = "https://api.deepseek.com/chat/completions";
+    for flavour in [Flavour::Current, Flavour::Events] {
+        let (span, _) = run(flavour, true, "POST", url, req, resp);
+        assert_eq!(
+            attr(&span, "gen_ai.provider.name").as_deref(),
+            Some("openai")
+        );
+    }
+    let (span, _) = run(Flavour::Legacy, true, "POST", url, req, resp);
+    assert_eq!(attr(&span, "gen_ai.system").as_deref(), Some("openai"));
+    let (span, _) = run(
+        Flavour::Current,
+        true,
+        "POST",
+        "https://api.deepseek.com/anthropic/v1/messages",
+        br#"{"model":"deepseek-chat","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#,
+        br#"{"id":"m1","type":"message","model":"deepseek-chat","content":[],"stop_reason":"end_turn"}"#,
+    );
+    assert_eq!(
+        attr(&span, "gen_ai.provider.name").as_deref(),
+        Some("anthropic")
+    );
+    // A provider with an upstream instrumentation of its own keeps its name.
+    let (span, _) = run(
+        Flavour::Current,
+        true,
+        "POST",
+        "https://api.groq.com/openai/v1/chat/completions",
+        req,
+        resp,
+    );
+    assert_eq!(attr(&span, "gen_ai.provider.name").as_deref(), Some("groq"));
+}
