@@ -78,6 +78,16 @@
 //!   the OpenAI format: upstream has an instrumentation of their own SDKs, which reports
 //!   those names, and the wire does not tell which SDK made the call. A user who reached them
 //!   through the `openai` Python client saw `openai` upstream.
+//! - **`gen_ai.is_streaming`** is written on every span. Upstream's Anthropic
+//!   instrumentation writes it only when the call passed `stream`
+//!   (`anthropic/span_utils.py::aset_input_attributes`: `kwargs.get("stream")`, skipped when
+//!   `None`); its OpenAI instrumentation writes it always.
+//! - **AnthropicBedrock** (the Anthropic SDK's Bedrock client) calls are recorded by the
+//!   Bedrock instrumentation as `bedrock.completion`, where upstream's Anthropic
+//!   instrumentation opens `anthropic.chat`. On the wire they are Bedrock `InvokeModel` calls
+//!   like boto3's `invoke_model` (which upstream's Bedrock instrumentation names
+//!   `bedrock.completion`); only the client's headers (`User-Agent: AnthropicBedrock/…`,
+//!   `x-stainless-*`) tell them apart, and the recorder is given the method, URL and body.
 //! - **JSON bytes.** JSON attribute values are compact (`{"a":1}`); upstream's `json.dumps`
 //!   writes `{"a": 1}`. Same JSON; upstream's own tests compare parsed JSON.
 //! - **`error.type` on exception counters** is the provider's error type (or the HTTP
