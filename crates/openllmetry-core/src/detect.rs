@@ -431,7 +431,7 @@ impl Target {
 /// passes through uninstrumented):
 ///
 /// * OpenAI format (`POST`): `…/chat/completions`, `…/completions`, `…/embeddings`,
-///   `…/responses`, under any base URL (api.openai.com, Azure OpenAI deployment paths,
+///   `…/responses`, and `GET …/responses/{resp_id}` (retrieve), under any base URL (api.openai.com, Azure OpenAI deployment paths,
 ///   vLLM, Groq, Together, OpenRouter, Ollama `/v1`, DeepSeek, Mistral, localhost, ...).
 /// * Anthropic format (`POST`): `…/v1/messages` and `…/v1/complete`, under any base URL.
 /// * Ollama (`POST`): `…/api/chat`, `…/api/generate`, `…/api/embed`, `…/api/embeddings`.
@@ -447,6 +447,9 @@ impl Target {
 /// assert!(detect("GET", "https://api.openai.com/v1/models").is_none());
 /// ```
 pub fn detect(method: &str, url: &str) -> Option<Target> {
+    if method.eq_ignore_ascii_case("GET") {
+        return detect_responses_retrieve(url);
+    }
     if !method.eq_ignore_ascii_case("POST") {
         return None;
     }
@@ -509,6 +512,38 @@ pub fn detect(method: &str, url: &str) -> Option<Target> {
         base_path,
         api_version,
     ))
+}
+
+/// The Responses API's retrieve, `GET …/responses/{response_id}` (ids are `resp_…`), which
+/// OpenLLMetry instruments as `openai.response` like a create (0.62.1
+/// `openai/v1/__init__.py` wraps `responses.retrieve`); `?stream=true` asks for a stream.
+/// Sub-resources (`…/{id}/input_items`) are not instrumented.
+fn detect_responses_retrieve(url: &str) -> Option<Target> {
+    let parts = split_url(url)?;
+    let path = parts.path.trim_end_matches('/');
+    let (rest, id) = path.rsplit_once('/')?;
+    let prefix = rest.strip_suffix("/responses")?;
+    if !id.starts_with("resp_") {
+        return None;
+    }
+    let api_version = query_param(parts.query, "api-version").map(str::to_owned);
+    let azure_path = prefix.contains("/openai/deployments/") || api_version.is_some();
+    let provider_name = match provider_for_host(parts.host) {
+        Some(p) => p,
+        None if azure_path => provider::AZURE_AI_OPENAI,
+        None => default_provider(ApiFormat::OpenAi),
+    };
+    let format = dialect_format(ApiFormat::OpenAi, provider_name);
+    let mut t = target(
+        &parts,
+        format,
+        Operation::Responses,
+        provider_name,
+        prefix,
+        api_version,
+    );
+    t.stream_in_path = query_param(parts.query, "stream") == Some("true");
+    Some(t)
 }
 
 /// Bedrock runtime: `POST …/model/{modelId}/{converse|converse-stream|invoke|invoke-with-response-stream}`
@@ -737,6 +772,51 @@ mod tests {
     fn only_post_is_instrumented() {
         assert!(detect("GET", "https://api.openai.com/v1/chat/completions").is_none());
         assert!(detect("post", "https://api.openai.com/v1/chat/completions").is_some());
+        assert!(detect("DELETE", "https://api.openai.com/v1/responses/resp_1").is_none());
+    }
+
+    #[test]
+    fn responses_retrieve_is_instrumented() {
+        // OpenLLMetry 0.62.1 wraps `responses.retrieve` (`openai/v1/__init__.py`) with the
+        // create wrapper: `openai.response`.
+        let t = detect(
+            "GET",
+            "https://api.openai.com/v1/responses/resp_06a5?stream=false",
+        )
+        .unwrap();
+        assert_eq!(
+            (t.format, t.operation, t.provider_name, t.span_name()),
+            (
+                ApiFormat::OpenAi,
+                Operation::Responses,
+                "openai",
+                "openai.response"
+            )
+        );
+        assert_eq!(t.api_base, "https://api.openai.com/v1/");
+        assert!(!t.stream_in_path);
+        let t = detect(
+            "get",
+            "https://api.openai.com/v1/responses/resp_08?starting_after=3&stream=true",
+        )
+        .unwrap();
+        assert!(t.stream_in_path);
+        let t = detect(
+            "GET",
+            "https://r.openai.azure.com/openai/responses/resp_1?api-version=2025-04-01-preview",
+        )
+        .unwrap();
+        assert_eq!(t.provider_name, "azure.ai.openai");
+        // Not a retrieve: the input items, the list, another resource, a POST.
+        for url in [
+            "https://api.openai.com/v1/responses/resp_1/input_items",
+            "https://api.openai.com/v1/responses",
+            "https://api.openai.com/v1/files/file_1",
+            "https://api.openai.com/v1/responses/compact",
+        ] {
+            assert!(detect("GET", url).is_none(), "{url}");
+        }
+        assert!(detect("POST", "https://api.openai.com/v1/responses/resp_1").is_none());
     }
 
     #[test]

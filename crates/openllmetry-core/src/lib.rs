@@ -25,6 +25,7 @@ pub mod fault;
 pub mod instrument;
 mod json;
 pub mod ndjson;
+pub mod parity;
 pub mod provider;
 pub mod providers;
 pub mod record;

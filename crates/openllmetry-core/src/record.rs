@@ -56,6 +56,10 @@ pub struct RequestRecord {
 }
 
 /// Token usage as the provider reported it. `None` means "not reported" (never estimated).
+///
+/// Two counts are 0 where the provider left them out, as OpenLLMetry writes them: Anthropic's
+/// cache read and creation counts when its usage has an input count, and the cached-token
+/// count of OpenAI-format embeddings (see the [`parity`](crate::parity) page).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
     /// All input tokens. For Anthropic: `input_tokens + cache_read + cache_creation`.

@@ -1,8 +1,10 @@
 //! The corpus harness through the gateway (issue 15 §3): the rows of
 //! `crates/openllmetry-http/tests/corpus/rows.tsv` (one per OpenAI or Anthropic recording),
-//! every interaction sent through the `openllmetry gateway` binary (two child processes:
-//! content capture on, and off with `TRACELOOP_TRACE_CONTENT=false`; default flavour), which
-//! exports over OTLP to the in-process receiver. The facts and the checks are the middleware
+//! every interaction sent through the `openllmetry gateway` binary, which exports over OTLP
+//! to the in-process receiver: one child process per flavour (`current`, `legacy`, `events`,
+//! set with `TRACELOOP_OUTPUT_FLAVOUR`) and content mode (on, and off with
+//! `TRACELOOP_TRACE_CONTENT=false`), all at once. `CORPUS_GATEWAY_FLAVOURS=current,legacy` (a maintainer's
+//! switch) runs only the listed flavours. The facts and the checks are the middleware
 //! harness's (`tests/corpus/oracle.rs` there, shared with `#[path]`).
 //!
 //! Each interaction upstream instruments (a span in its row) goes to the gateway the way a client configured with the gateway's base
@@ -12,8 +14,8 @@
 //! request on to that row's replay server, to the recorded path (headers `x-corpus-port`,
 //! `x-corpus-path`), so rows run in parallel on one pair of gateways.
 //!
-//! Known gaps: the row's gaps that apply to the `current` flavour (the gateway's default)
-//! must fail here too, plus the gateway-only ones in [`GATEWAY_GAPS`]. The provider is not
+//! Known gaps: the row's gaps that apply to a flavour run here must fail here too, plus the
+//! gateway-only ones in [`GATEWAY_GAPS`]. The provider is not
 //! checked: the gateway names it from its configured upstream (a loopback address here),
 //! not from the recorded host (the middleware harness checks host-based detection).
 
@@ -28,6 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use common::GatewayOpts;
+use openllmetry_core::Flavour;
 use openllmetry_testkit::cassette::{Cassette, Interaction};
 use openllmetry_testkit::flat::ReceivedSpan;
 use openllmetry_testkit::otlp::OtlpReceiver;
@@ -38,6 +41,28 @@ const ROWS: &str = include_str!("../../openllmetry-http/tests/corpus/rows.tsv");
 
 /// Rows replayed at once.
 const PARALLEL_ROWS: usize = 16;
+
+/// The flavours run through the gateway, with the attribute names each must carry.
+const FLAVOURS: [(Flavour, Names); 3] = [
+    (Flavour::Current, Names::Current),
+    (Flavour::Legacy, Names::Legacy),
+    (Flavour::Events, Names::Events),
+];
+
+/// The flavours this run covers: all of [`FLAVOURS`], or those named in
+/// `CORPUS_GATEWAY_FLAVOURS` (comma-separated).
+fn selected_flavours() -> Vec<(Flavour, Names)> {
+    let only = std::env::var("CORPUS_GATEWAY_FLAVOURS").ok();
+    let out: Vec<(Flavour, Names)> = FLAVOURS
+        .into_iter()
+        .filter(|(f, _)| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|n| n.trim() == f.as_str()))
+        })
+        .collect();
+    assert!(!out.is_empty(), "no flavour selected");
+    out
+}
 
 /// Gaps seen only through the gateway: (recording, pattern, reason).
 const GATEWAY_GAPS: &[(&str, &str, &str)] = &[];
@@ -233,6 +258,7 @@ type Loaded = (Row, Arc<Cassette>);
 /// its telemetry and exited.
 fn run_gateway(
     rows: &[Loaded],
+    flavour: Flavour,
     content: bool,
     receiver: &OtlpReceiver,
     forwarder: &Forwarder,
@@ -240,6 +266,7 @@ fn run_gateway(
     let base = format!("http://{}", forwarder.addr);
     let mut gateway = GatewayOpts::new(format!("{base}/v1"), base.clone())
         .otlp(receiver)
+        .env("TRACELOOP_OUTPUT_FLAVOUR", flavour.as_str())
         .env(
             "TRACELOOP_TRACE_CONTENT",
             if content { "true" } else { "false" },
@@ -286,14 +313,16 @@ fn run_gateway(
     sends
 }
 
-/// The facts a gap pattern can apply to through the gateway: the `current` flavour, and
-/// not the provider (see the module docs).
-fn applies_to_gateway(pattern: &str) -> bool {
+/// Whether a gap pattern applies through the gateway: to a flavour run here, and not the
+/// provider (see the module docs).
+fn applies_to_gateway(pattern: &str, flavours: &[(Flavour, Names)]) -> bool {
     let fact = pattern.rsplit('/').next().unwrap_or(pattern);
     fact != "provider"
-        && ["current/on", "current/off"]
-            .iter()
-            .any(|fm| oracle::gap_matches(pattern, &format!("{fm}/{fact}")))
+        && flavours.iter().any(|(f, _)| {
+            ["on", "off"]
+                .iter()
+                .any(|mode| oracle::gap_matches(pattern, &format!("{}/{mode}/{fact}", f.as_str())))
+        })
 }
 
 #[test]
@@ -318,17 +347,19 @@ fn corpus_conforms_through_the_gateway() {
             .collect()
     });
     let forwarder = Forwarder::start();
+    let flavours = selected_flavours();
     let mut failures: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    // Both gateways (content on and off) at once.
-    let runs: Vec<(bool, OtlpReceiver, RowSends)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = [true, false]
-            .into_iter()
-            .map(|content| {
+    // Every gateway (flavour × content on and off) at once.
+    let runs: Vec<(Flavour, Names, bool, OtlpReceiver, RowSends)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = flavours
+            .iter()
+            .flat_map(|&(flavour, names)| [(flavour, names, true), (flavour, names, false)])
+            .map(|(flavour, names, content)| {
                 let (loaded, forwarder) = (&loaded, &forwarder);
                 scope.spawn(move || {
                     let receiver = OtlpReceiver::start();
-                    let sends = run_gateway(loaded, content, &receiver, forwarder);
-                    (content, receiver, sends)
+                    let sends = run_gateway(loaded, flavour, content, &receiver, forwarder);
+                    (flavour, names, content, receiver, sends)
                 })
             })
             .collect();
@@ -337,8 +368,12 @@ fn corpus_conforms_through_the_gateway() {
             .map(|h| h.join().expect("gateway run"))
             .collect()
     });
-    for (content, receiver, sends) in runs {
-        let mode = if content { "on" } else { "off" };
+    for (flavour, names, content, receiver, sends) in runs {
+        let mode = format!(
+            "{}/{}",
+            flavour.as_str(),
+            if content { "on" } else { "off" }
+        );
         let mut by_trace: BTreeMap<String, Vec<ReceivedSpan>> = BTreeMap::new();
         for span in receiver.spans() {
             by_trace
@@ -365,7 +400,7 @@ fn corpus_conforms_through_the_gateway() {
             let sent = match sent {
                 Ok(s) => s,
                 Err(e) => {
-                    out.push((format!("current/{mode}/replay"), e));
+                    out.push((format!("{mode}/replay"), e));
                     continue;
                 }
             };
@@ -378,7 +413,7 @@ fn corpus_conforms_through_the_gateway() {
                 let (i, it) = (s.index, &cassette.interactions[s.index]);
                 if s.status != it.response.status || s.body != it.response.body {
                     out.push((
-                        format!("current/{mode}/pass_through"),
+                        format!("{mode}/pass_through"),
                         format!(
                             "interaction {i}: got status {} and {} bytes, recorded {} and {} bytes{}",
                             s.status,
@@ -415,20 +450,10 @@ fn corpus_conforms_through_the_gateway() {
                 facts.provider = String::new();
                 let extra = if content { "" } else { extra.as_str() };
                 for (fact, msg) in oracle::check(
-                    api,
-                    &name,
-                    &facts,
-                    Names::Current,
-                    content,
-                    &spans,
-                    &span_logs,
-                    extra,
+                    api, &name, &facts, names, content, &spans, &span_logs, extra,
                 ) {
                     if fact != "provider" {
-                        out.push((
-                            format!("current/{mode}/{fact}"),
-                            format!("interaction {i}: {msg}"),
-                        ));
+                        out.push((format!("{mode}/{fact}"), format!("interaction {i}: {msg}")));
                     }
                 }
             }
@@ -441,7 +466,7 @@ fn corpus_conforms_through_the_gateway() {
         let mut gaps: Vec<(String, String)> = row
             .gaps
             .iter()
-            .filter(|g| applies_to_gateway(g))
+            .filter(|g| applies_to_gateway(g, &flavours))
             .map(|g| (g.clone(), row.reason.clone()))
             .collect();
         gaps.extend(
@@ -473,8 +498,9 @@ fn corpus_conforms_through_the_gateway() {
         }
     }
     eprintln!(
-        "corpus harness (gateway): {} rows ({with_gaps} with known gaps) in {:.1} s",
+        "corpus harness (gateway): {} rows ({with_gaps} with known gaps), flavours {:?}, in {:.1} s",
         rows.len(),
+        flavours.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(),
         started.elapsed().as_secs_f64()
     );
     assert!(

@@ -118,6 +118,10 @@ impl Exp {
             api_type: "embeddings",
             encoding_formats: Some(vec!["base64"]),
             input_messages: user_text("Tell me a joke about opentelemetry"),
+            // Upstream writes 0: `shared/__init__.py::_set_response_attributes` reads
+            // `usage.get("prompt_tokens_details", {})` from the client's `model_dump()`, and
+            // the embeddings usage model has no such field (the recordings send none).
+            cache_read: Some(0),
             ..Exp::chat(cassette, request_model)
         }
     }
@@ -869,7 +873,9 @@ const API_USAGE_TEXT: &str = "Sure! Here's a techy joke for you:  \n\n**Why did 
 async fn test_streaming_with_api_usage_capture() {
     let e = Exp {
         host: "api.deepseek.com",
-        host_provider: "deepseek",
+        // Upstream names the provider from the OpenAI client's base URL: `openai` for
+        // api.deepseek.com (0.62.1 `openai/shared/__init__.py::_get_vendor_from_url`).
+        host_provider: "openai",
         base_path: "/beta/",
         stream: true,
         chunks: Some(90),

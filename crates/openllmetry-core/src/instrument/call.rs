@@ -13,7 +13,7 @@ use super::Inner;
 use super::metrics::{self, MAX_METRIC_MODEL_BYTES};
 use super::observer::ResponseObserver;
 use crate::budget::Reservation;
-use crate::detect::Target;
+use crate::detect::{Operation, Target};
 use crate::fault::{Fault, FaultKind};
 use crate::record::{RequestRecord, ResponseRecord};
 use crate::render::{self, Content, Flavour};
@@ -85,6 +85,7 @@ impl LlmCall {
         let mut request =
             super::parse_skimmed_request(&state.target, Some(skimmed), &mut state.faults);
         super::fill_from_target(&mut request, &state.target);
+        super::upstream_content_gates(&state.inner, &state.target, &mut request);
         let mut after = Vec::new();
         render::request_attributes(flavour, &state.target, &request, &mut after);
         after.retain(|kv| !before.iter().any(|b| b.key == kv.key));
@@ -224,8 +225,17 @@ pub(super) fn finish(
     } else {
         None
     };
+    // The Responses API has no events path upstream (OpenLLMetry 0.62.1
+    // `openai/v1/responses_wrappers.py::set_data_attributes` writes the JSON content
+    // attributes whenever content tracing is on, and emits no log record): in the events
+    // flavour its content stays on the span, as in the current flavour.
+    let responses_in_events =
+        inner.flavour == Flavour::Events && state.target.operation == Operation::Responses;
     match (inner.flavour, &content) {
         (Flavour::Current, Some(c)) => {
+            render::current_content_attributes_for(state.target.format, c, &mut attrs)
+        }
+        (Flavour::Events, Some(c)) if responses_in_events => {
             render::current_content_attributes_for(state.target.format, c, &mut attrs)
         }
         (Flavour::Legacy, Some(c)) => {
@@ -236,6 +246,7 @@ pub(super) fn finish(
     }
     state.span.set_attributes(attrs);
     if inner.flavour == Flavour::Events
+        && !responses_in_events
         && let Some(emitter) = &inner.events
     {
         let events = render::events(content.as_ref(), &state.request, response.as_ref());

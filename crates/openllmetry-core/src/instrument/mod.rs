@@ -45,6 +45,8 @@ mod context;
 mod events;
 mod metrics;
 mod observer;
+#[cfg(test)]
+mod parity_tests;
 mod semconv_metrics;
 
 pub use builder::InstrumentationBuilder;
@@ -196,9 +198,12 @@ impl Instrumentation {
         provider_name: Option<&'static str>,
     ) -> Option<LlmCall> {
         let mut target = detect(method, url)?;
+        target.provider_name = upstream_provider_name(self.inner.flavour, &target);
         if let Some(p) = provider_name.or_else(|| self.inner.provider_for_url(url)) {
             target = target.with_provider(p);
         }
+        // A GET (the Responses API's retrieve) has no request body to parse.
+        let body = body.filter(|_| !method.eq_ignore_ascii_case("GET"));
         self.start_target(target, body)
     }
 
@@ -235,6 +240,7 @@ impl Instrumentation {
             None => RequestRecord::default(),
         };
         fill_from_target(&mut request, &target);
+        upstream_content_gates(inner, &target, &mut request);
         let mut target = target;
         if target
             .bedrock
@@ -314,6 +320,47 @@ fn fill_from_target(request: &mut RequestRecord, target: &Target) {
         request.model.clone_from(&target.model_in_path);
     }
     request.stream |= target.stream_in_path;
+}
+
+/// The provider name the OpenLLMetry-compatible flavours report for a detected call.
+///
+/// Providers that upstream OpenLLMetry has no instrumentation for are reached through the
+/// OpenAI or Anthropic client, whose instrumentation names the provider from the client's
+/// base URL: `openai` for any host but Azure, Bedrock, Vertex AI and OpenRouter (0.62.1
+/// `openai/shared/__init__.py::_get_vendor_from_url`), and always `anthropic`
+/// (`anthropic/__init__.py`, `GenAiSystemValues.ANTHROPIC`). So DeepSeek, xAI, Perplexity and
+/// Fireworks AI are reported as the client's provider there. Hosts with an upstream
+/// instrumentation of their own (Groq, Together AI, Mistral AI, Ollama, Cohere) keep their
+/// names. Other flavours keep the detected name.
+fn upstream_provider_name(flavour: Flavour, target: &Target) -> &'static str {
+    use openllmetry_semconv::value::provider as p;
+    let upstream = matches!(
+        flavour,
+        Flavour::Current | Flavour::Legacy | Flavour::Events
+    );
+    let client_only = matches!(
+        target.provider_name,
+        p::DEEPSEEK | p::X_AI | p::PERPLEXITY | p::FIREWORKS_AI
+    );
+    match target.format {
+        ApiFormat::OpenAi if upstream && client_only => p::OPENAI,
+        ApiFormat::Anthropic if upstream && client_only => p::ANTHROPIC,
+        _ => target.provider_name,
+    }
+}
+
+/// Request attributes OpenLLMetry writes only as content: an Anthropic `output_format`
+/// schema (`gen_ai.request.structured_output_schema`) is written inside its
+/// `should_send_prompts()` branch of `anthropic/span_utils.py::aset_input_attributes` (0.62.1
+/// and 0.53.4), which the events mode skips altogether (`_handle_input` emits events
+/// instead). So: only with content capture on, and not in the events flavour. (An OpenAI
+/// `response_format` schema is written whatever the content setting, as upstream does.)
+fn upstream_content_gates(inner: &Inner, target: &Target, request: &mut RequestRecord) {
+    if target.format == ApiFormat::Anthropic
+        && (!inner.capture_content || inner.flavour == Flavour::Events)
+    {
+        request.params.structured_output_schema = None;
+    }
 }
 
 /// The request parsed from a [skim](crate::skim) of its body, without content (the tier of

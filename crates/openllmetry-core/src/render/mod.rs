@@ -67,7 +67,8 @@ pub enum Flavour {
     /// `llm.request.functions.N.*`, `llm.usage.total_tokens`, `gen_ai.system`, `llm.is_streaming`.
     Legacy,
     /// Current attributes without content; content goes out as OpenTelemetry log events
-    /// (`gen_ai.{role}.message`, `gen_ai.choice`).
+    /// (`gen_ai.{role}.message`, `gen_ai.choice`). The Responses API keeps its content on the
+    /// span, as upstream does ([`parity`](crate::parity)).
     Events,
     /// The latest experimental GenAI conventions (`open-telemetry/semantic-conventions-genai`,
     /// pinned in [`openllmetry_semconv::latest`]) instead of OpenLLMetry's attributes: span

@@ -363,7 +363,16 @@ pub fn facts(api: Api, it: &Interaction) -> Facts {
         provider: provider.into(),
         legacy_system: legacy_system.into(),
         request_model: s(&req["model"]),
-        stream: req["stream"].as_bool().unwrap_or(false),
+        // A GET (the Responses API's retrieve) asks for a stream in its query; upstream
+        // writes `gen_ai.is_streaming` = `kwargs.get("stream") or False`
+        // (`openai/shared/__init__.py::_set_request_attributes`, line 172 at 0.62.1).
+        stream: req["stream"].as_bool().unwrap_or(false)
+            || (it.request.method.eq_ignore_ascii_case("GET")
+                && it
+                    .request
+                    .uri
+                    .split_once('?')
+                    .is_some_and(|(_, q)| q.split('&').any(|kv| kv == "stream=true"))),
         content_strings: content_strings(it),
         ..Facts::default()
     };
@@ -426,16 +435,33 @@ pub fn facts(api: Api, it: &Interaction) -> Facts {
     f
 }
 
-/// Chat, completions and embeddings usage; upstream writes the cache-read count as 0 when
-/// `prompt_tokens_details.cached_tokens` is absent.
-fn openai_usage(u: &Value, f: &mut Facts) {
+/// Chat, completions and embeddings usage.
+///
+/// The cache-read count: upstream's `_set_response_attributes`
+/// (`opentelemetry-instrumentation-openai/.../shared/__init__.py` lines 287-290 at 0.62.1;
+/// 0.53.4 lines 241-245) writes `dict(usage.get("prompt_tokens_details", {})).get(
+/// "cached_tokens", 0)` from the client's `model_dump()`. Chat and completions usage
+/// (`openai-python` `types/completion_usage.py`, `CompletionUsage`) declares
+/// `prompt_tokens_details` (dumped as `None` when the body has none: `dict(None)` raises
+/// inside `dont_throw` and nothing is written) and `cached_tokens` (`None` when absent:
+/// `_set_span_attribute` skips it). The embeddings usage (`types/create_embedding_response.py`,
+/// `Usage`) declares neither, so the default `{}` applies and 0 is written.
+fn openai_usage(api: Api, u: &Value, f: &mut Facts) {
     if !u.is_object() {
         return;
     }
     f.input_tokens = i(&u["prompt_tokens"]);
     f.output_tokens = i(&u["completion_tokens"]);
     f.total_tokens = i(&u["total_tokens"]);
-    f.cache_read = Some(i(&u["prompt_tokens_details"]["cached_tokens"]).unwrap_or(0));
+    f.cache_read = match (api, u.get("prompt_tokens_details")) {
+        // Embeddings: an extra field (kept as a plain dict by the dump), else the default.
+        (Api::OpenAiEmbeddings, None) => Some(0),
+        (Api::OpenAiEmbeddings, Some(d)) if d.is_object() && d.get("cached_tokens").is_none() => {
+            Some(0)
+        }
+        (_, Some(d)) => i(&d["cached_tokens"]),
+        (_, None) => None,
+    };
     f.reasoning = i(&u["completion_tokens_details"]["reasoning_tokens"]);
 }
 
@@ -475,7 +501,7 @@ fn json_facts(api: Api, body: &Value, f: &mut Facts) {
     f.response_model = s(&body["model"]);
     match api {
         Api::OpenAiChat | Api::OpenAiCompletion | Api::OpenAiEmbeddings => {
-            openai_usage(&body["usage"], f);
+            openai_usage(api, &body["usage"], f);
             for c in body["choices"].as_array().into_iter().flatten() {
                 if let Some(r) = c["finish_reason"].as_str() {
                     push_reason(&mut f.finish_reasons, openai_finish(r));
@@ -538,7 +564,7 @@ fn stream_facts(api: Api, chunks: &[Value], f: &mut Facts) {
                     f.response_model = s(&c["model"]);
                 }
                 if c["usage"].is_object() {
-                    openai_usage(&c["usage"], f);
+                    openai_usage(api, &c["usage"], f);
                 }
                 for choice in c["choices"].as_array().into_iter().flatten() {
                     if let Some(r) = choice["finish_reason"].as_str() {
@@ -603,8 +629,16 @@ fn stream_facts(api: Api, chunks: &[Value], f: &mut Facts) {
                         if let Some(r) = c["delta"]["stop_reason"].as_str() {
                             push_reason(&mut f.finish_reasons, anthropic_finish(r));
                         }
-                        // `message_delta.usage.output_tokens` is the cumulative count
-                        // (Anthropic's streaming docs).
+                        // Only the output count is read from `message_delta`: upstream's
+                        // `_process_response_item` (`anthropic/streaming.py` lines 60-73 at
+                        // 0.62.1) keeps `message_start`'s input and cache counts, even when
+                        // the delta carries its own (server tools, compaction).
+                        //
+                        // A divergence kept on purpose (`openllmetry_core::parity`): the same
+                        // lines ADD the delta's `output_tokens` to `message_start`'s, but the
+                        // delta's count is already cumulative (Anthropic's streaming docs), so
+                        // upstream counts `message_start`'s output tokens twice. The fact is
+                        // the cumulative count.
                         if let Some(o) = i(&c["usage"]["output_tokens"]) {
                             usage = true;
                             output = o;
@@ -1027,15 +1061,17 @@ pub fn check(
         eq_i64(&mut out, "usage.input", span, input, facts.input_tokens);
         eq_i64(&mut out, "usage.output", span, output, facts.output_tokens);
         eq_i64(&mut out, "usage.total", span, total, facts.total_tokens);
-        if let Some(n) = facts.cache_read {
-            let key = match (legacy, api.anthropic()) {
-                (true, true) => Some("gen_ai.usage.cache_read_input_tokens"),
-                (true, false) => None,
-                (false, _) => Some("gen_ai.usage.cache_read.input_tokens"),
+        // Cache read (0.53.4: `gen_ai.usage.cache_read_input_tokens` for both providers,
+        // `SpanAttributes.LLM_USAGE_CACHE_READ_INPUT_TOKENS` in OpenAI's `shared/__init__.py`
+        // and `responses_wrappers.py`, `GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS_DEPRECATED` in
+        // Anthropic's). For OpenAI calls an absent fact means upstream writes no attribute.
+        if facts.cache_read.is_some() || !api.anthropic() {
+            let key = if legacy {
+                "gen_ai.usage.cache_read_input_tokens"
+            } else {
+                "gen_ai.usage.cache_read.input_tokens"
             };
-            if let Some(key) = key {
-                eq_i64(&mut out, "usage.cache_read", span, key, Some(n));
-            }
+            eq_i64(&mut out, "usage.cache_read", span, key, facts.cache_read);
         }
         if let Some(n) = facts.cache_creation {
             let key = if legacy {
@@ -1104,11 +1140,16 @@ pub fn check(
                 );
             }
         }
-    } else if !logs.is_empty() && names != Names::Events {
+    } else if !logs.is_empty() {
+        // Outside the events flavour, and for the Responses API in it (upstream's
+        // `responses_wrappers.py` has no event emitter), no log record.
         fail(
             &mut out,
             "events",
-            format!("{} log record(s) outside the events flavour", logs.len()),
+            format!(
+                "{} log record(s) outside the events flavour or for the Responses API",
+                logs.len()
+            ),
         );
     }
     if content {

@@ -11,7 +11,8 @@
 //! * `stop_reason` is mapped with [`map_finish_reason`];
 //! * `gen_ai.usage.input_tokens` folds the cache tokens in
 //!   (`input_tokens + cache_read_input_tokens + cache_creation_input_tokens`), as the
-//!   Anthropic semconv page requires. Tokens are never estimated: absent counts stay `None`.
+//!   Anthropic semconv page requires; with an input count, absent cache counts are 0, as
+//!   OpenLLMetry writes them. Tokens are never estimated: other absent counts stay `None`.
 //!
 //! Nothing here panics on any input. Problems become [`FaultKind`]s (each kind reported at
 //! most once per body or per stream) and the record keeps whatever could be read.
@@ -67,8 +68,14 @@ pub fn map_finish_reason(raw: &str) -> &str {
     }
 }
 
-/// Builds a [`Usage`] from Anthropic's counts, folding the cache tokens into the input count
-/// (a missing cache count is 0 when `input_tokens` was reported).
+/// Builds a [`Usage`] from Anthropic's counts, folding the cache tokens into the input count.
+///
+/// When `input_tokens` was reported, a missing (or null) cache count is 0, in the sum and in
+/// the record: OpenLLMetry 0.62 reads both with `getattr(usage, "...", 0) or 0` and always
+/// writes `gen_ai.usage.cache_read.input_tokens` and `gen_ai.usage.cache_creation.input_tokens`
+/// (`opentelemetry-instrumentation-anthropic` `__init__.py::_set_token_usage`, `streaming.py::
+/// _set_token_usage`; its `tests/test_prompt_caching.py` asserts the 0). Without an input
+/// count nothing is estimated: the cache counts stay as reported.
 fn fold_usage(
     input: Option<i64>,
     output: Option<i64>,
@@ -83,12 +90,13 @@ fn fold_usage(
         (Some(i), Some(o)) => Some(i.saturating_add(o)),
         _ => None,
     };
+    let zero_if_reported = |n: Option<i64>| if input.is_some() { n.or(Some(0)) } else { n };
     Usage {
         input_tokens: input_total,
         output_tokens: output,
         total_tokens: total,
-        cache_read_input_tokens: cache_read,
-        cache_creation_input_tokens: cache_creation,
+        cache_read_input_tokens: zero_if_reported(cache_read),
+        cache_creation_input_tokens: zero_if_reported(cache_creation),
         reasoning_output_tokens: None,
     }
 }
@@ -643,7 +651,7 @@ impl StreamAccumulator {
                             self.model = Some(model.into_owned());
                         }
                         if let Some(u) = self.obj(m.usage, faults) {
-                            self.set_usage(u, faults);
+                            self.set_usage(u, false, faults);
                         }
                     }
                     None => self.fault(faults, FaultKind::UnexpectedShape),
@@ -662,7 +670,7 @@ impl StreamAccumulator {
                     self.stop_reason = Some(stop.into_owned());
                 }
                 if let Some(u) = self.obj(wire.usage, faults) {
-                    self.set_usage(u, faults);
+                    self.set_usage(u, true, faults);
                 }
                 false
             }
@@ -722,15 +730,22 @@ impl StreamAccumulator {
         }
     }
 
-    /// Usage counts present in the event replace the ones seen before (`output_tokens` of
-    /// `message_delta` is cumulative).
+    /// Usage counts present in the event replace the ones seen before. From `message_delta`
+    /// (`output_only`) only the output count is taken (it is cumulative): its input and cache
+    /// counts (sent with server tools and compaction, where they cover every iteration) are
+    /// not what OpenLLMetry reports, which keeps `message_start`'s (0.62.1
+    /// `anthropic/streaming.py::_process_response_item` updates only `output_tokens` on
+    /// `message_delta`).
     /// A count of the wrong type is reported and leaves the previous value.
-    fn set_usage(&mut self, u: WireUsage, faults: &mut Vec<FaultKind>) {
-        if let Some(n) = self.int(u.input_tokens, faults) {
-            self.input_tokens = Some(n);
-        }
+    fn set_usage(&mut self, u: WireUsage, output_only: bool, faults: &mut Vec<FaultKind>) {
         if let Some(n) = self.int(u.output_tokens, faults) {
             self.output_tokens = Some(n);
+        }
+        if output_only {
+            return;
+        }
+        if let Some(n) = self.int(u.input_tokens, faults) {
+            self.input_tokens = Some(n);
         }
         if let Some(n) = self.int(u.cache_read_input_tokens, faults) {
             self.cache_read_input_tokens = Some(n);

@@ -176,6 +176,7 @@ fn embeddings_body(obj: &Obj, f: &mut Faults<'_>, rec: &mut ResponseRecord) {
         // Only some OpenAI-compatible servers report it (vLLM: 0).
         rec.usage.output_tokens = get_i64(u, "completion_tokens", f);
         rec.usage.total_tokens = get_i64(u, "total_tokens", f);
+        rec.usage.cache_read_input_tokens = embeddings_cached_tokens(u, f);
     }
     let Some(data) = get_array(obj, "data", f) else {
         return;
@@ -198,6 +199,25 @@ fn embeddings_body(obj: &Obj, f: &mut Faults<'_>, rec: &mut ResponseRecord) {
             None
         }
     };
+}
+
+/// The embeddings' cached-token count as OpenLLMetry 0.62 writes it: 0 when the usage has no
+/// `prompt_tokens_details` (or details without `cached_tokens`), the count when it has one,
+/// none when the details are null.
+///
+/// Upstream's `_set_response_attributes` (`opentelemetry-instrumentation-openai`
+/// `shared/__init__.py`) writes `dict(usage.get("prompt_tokens_details", {})).get(
+/// "cached_tokens", 0)` from the client's `model_dump()`. The embeddings `Usage` model declares
+/// no `prompt_tokens_details`, so the key is absent and 0 is written; chat and completions'
+/// `CompletionUsage` declares it (null when not sent: `dict(None)` raises inside the
+/// `dont_throw` helper and nothing is written), which is what [`chat_usage`] reads.
+fn embeddings_cached_tokens(u: &Obj, f: &mut Faults<'_>) -> Option<i64> {
+    match u.get("prompt_tokens_details") {
+        None => Some(0),
+        Some(Value::Object(d)) if !d.contains_key("cached_tokens") => Some(0),
+        Some(Value::Object(d)) => get_i64(d, "cached_tokens", f),
+        Some(_) => None,
+    }
 }
 
 /// Bytes a base64 (standard or URL-safe) string decodes to, without decoding it.

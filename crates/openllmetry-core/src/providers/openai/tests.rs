@@ -839,6 +839,8 @@ fn embeddings_response_float_vectors() {
         Usage {
             input_tokens: Some(6),
             total_tokens: Some(6),
+            // OpenLLMetry writes 0 (see `embeddings_cached_tokens_as_upstream_writes_them`).
+            cache_read_input_tokens: Some(0),
             ..Usage::default()
         }
     );
@@ -886,6 +888,48 @@ fn embeddings_response_id_and_completion_tokens_when_sent() {
     assert_eq!(r.id.as_deref(), Some("embd-1"));
     assert_eq!(r.usage.output_tokens, Some(0));
     assert_eq!(r.usage.input_tokens, Some(11));
+}
+
+#[test]
+fn embeddings_cached_tokens_as_upstream_writes_them() {
+    // OpenLLMetry 0.62.1 `shared/__init__.py::_set_response_attributes`:
+    // `dict(usage.get("prompt_tokens_details", {})).get("cached_tokens", 0)` over the
+    // embeddings usage model, which declares no `prompt_tokens_details`: 0 when the body has
+    // none or has details without `cached_tokens`, the count when sent, none when null.
+    let cached = |usage: Value| {
+        let (r, f) = resp(
+            Operation::Embeddings,
+            json!({"data": [{"embedding": [0.5]}], "usage": usage}),
+        );
+        assert!(f.is_empty(), "{f:?}");
+        r.usage.cache_read_input_tokens
+    };
+    assert_eq!(
+        cached(json!({"prompt_tokens": 2, "total_tokens": 2})),
+        Some(0)
+    );
+    assert_eq!(
+        cached(json!({"prompt_tokens": 2, "prompt_tokens_details": {"text_tokens": 2}})),
+        Some(0)
+    );
+    assert_eq!(
+        cached(json!({"prompt_tokens": 2, "prompt_tokens_details": {"cached_tokens": 1}})),
+        Some(1)
+    );
+    assert_eq!(
+        cached(json!({"prompt_tokens": 2, "prompt_tokens_details": null})),
+        None
+    );
+    // No usage object: nothing written upstream either (`if not usage: return`).
+    let (r, _) = resp(Operation::Embeddings, json!({"data": []}));
+    assert_eq!(r.usage.cache_read_input_tokens, None);
+    // Chat keeps "as sent": the chat usage model dumps an absent `prompt_tokens_details` as
+    // None, and `dict(None)` stops upstream before it writes anything.
+    let (r, _) = resp(
+        Operation::Chat,
+        json!({"choices": [], "usage": {"prompt_tokens": 2, "completion_tokens": 1, "total_tokens": 3}}),
+    );
+    assert_eq!(r.usage.cache_read_input_tokens, None);
 }
 
 // ---------------------------------------------------------------------------------------
